@@ -1,0 +1,60 @@
+"""conveyor: a Python background job queue.
+
+Embedded SQLite by default; ``memory://`` for tests; one URL away from many machines.
+
+>>> from conveyor import create_queue
+>>> queue = create_queue(workers=4)
+"""
+
+from ._version import __version__
+from .errors import (
+    BackendUnavailableError,
+    ConfigurationError,
+    ConveyorError,
+    HandlerRegistrationError,
+    IncompatibleStoreError,
+    InvalidJobError,
+    JobCancelledError,
+    JobNotFoundError,
+    JobTimeoutError,
+    RemoteHandlerError,
+    SchemaVersionError,
+    SerializationError,
+    UnknownJobError,
+    WaitTimeoutError,
+)
+from .job import Job, JobConfig, JobPriority, JobStatus, QueueStats
+from .queue import Queue, create_queue
+from .retry import Exponential, Fixed
+from .serializers import JSONSerializer, Serializer
+from .sync import SyncQueue
+
+__all__ = [
+    "BackendUnavailableError",
+    "ConfigurationError",
+    "ConveyorError",
+    "Exponential",
+    "Fixed",
+    "HandlerRegistrationError",
+    "IncompatibleStoreError",
+    "InvalidJobError",
+    "JSONSerializer",
+    "Job",
+    "JobCancelledError",
+    "JobConfig",
+    "JobNotFoundError",
+    "JobPriority",
+    "JobStatus",
+    "JobTimeoutError",
+    "Queue",
+    "QueueStats",
+    "RemoteHandlerError",
+    "SchemaVersionError",
+    "SerializationError",
+    "Serializer",
+    "SyncQueue",
+    "UnknownJobError",
+    "WaitTimeoutError",
+    "__version__",
+    "create_queue",
+]

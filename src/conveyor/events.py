@@ -1,0 +1,103 @@
+"""Lifecycle events: ``queue.on("job:completed", callback)``.
+
+Callbacks may be plain functions or coroutines. A plain callback runs at once; a
+coroutine callback runs as a task of its own, so a slow listener never holds up a
+worker. A callback that raises is logged and never breaks the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .errors import ConfigurationError
+
+log = logging.getLogger("conveyor.events")
+
+JOB_ADDED = "job:added"
+JOB_STARTED = "job:started"
+JOB_PROGRESS = "job:progress"
+JOB_COMPLETED = "job:completed"
+JOB_FAILED = "job:failed"
+JOB_RETRYING = "job:retrying"
+JOB_CANCELLED = "job:cancelled"
+QUEUE_STARTED = "queue:started"
+QUEUE_STOPPED = "queue:stopped"
+
+EVENTS = frozenset(
+    {
+        JOB_ADDED,
+        JOB_STARTED,
+        JOB_PROGRESS,
+        JOB_COMPLETED,
+        JOB_FAILED,
+        JOB_RETRYING,
+        JOB_CANCELLED,
+        QUEUE_STARTED,
+        QUEUE_STOPPED,
+    }
+)
+
+Callback = Callable[[Any], Awaitable[None] | None]
+
+
+class EventEmitter:
+    """Calls the callbacks registered for an event name."""
+
+    def __init__(self) -> None:
+        self._listeners: dict[str, list[Callback]] = defaultdict(list)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def on(self, event: str, callback: Callback) -> None:
+        """Call ``callback(data)`` whenever ``event`` is emitted."""
+        if not isinstance(event, str) or not event:
+            raise ConfigurationError(f"event name must be a non-empty string, got {event!r}")
+        if not callable(callback):
+            raise ConfigurationError(f"event callback must be callable, got {callback!r}")
+        self._listeners[event].append(callback)
+
+    def off(self, event: str, callback: Callback | None = None) -> None:
+        """Remove ``callback`` from ``event`` (every callback of it when ``None``)."""
+        if callback is None:
+            self._listeners.pop(event, None)
+        elif callback in self._listeners.get(event, ()):
+            self._listeners[event].remove(callback)
+
+    def has_listeners(self, event: str) -> bool:
+        """Tell whether something listens to ``event`` (lets callers skip building data)."""
+        return bool(self._listeners.get(event))
+
+    def emit(self, event: str, data: Any = None) -> None:
+        """Call every callback of ``event`` with ``data``; errors are logged."""
+        for callback in tuple(self._listeners.get(event, ())):
+            try:
+                outcome = callback(data)
+            except Exception:
+                log.exception("callback %r for %r raised", callback, event)
+                continue
+            if inspect.isawaitable(outcome):
+                self._spawn(event, callback, outcome)
+
+    async def drain(self) -> None:
+        """Wait for running coroutine callbacks (used on stop)."""
+        while self._tasks:
+            await asyncio.gather(*tuple(self._tasks), return_exceptions=True)
+
+    def _spawn(self, event: str, callback: Callback, awaitable: Awaitable[None]) -> None:
+        async def guarded() -> None:
+            try:
+                await awaitable
+            except Exception:
+                log.exception("callback %r for %r raised", callback, event)
+
+        try:
+            task = asyncio.get_running_loop().create_task(guarded())
+        except RuntimeError:
+            asyncio.run(guarded())
+            return
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

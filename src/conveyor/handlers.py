@@ -1,0 +1,83 @@
+"""The handlers a queue knows: job name → function, with per-handler job defaults."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ._codec import Options, check_name, check_options
+from .errors import HandlerRegistrationError, InvalidJobError
+
+RunIn = Literal["thread", "process"]
+HandlerFunc = Callable[..., Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Handler:
+    """A registered handler and its job defaults."""
+
+    name: str
+    func: HandlerFunc
+    is_async: bool
+    defaults: Options
+    run_in: RunIn = "thread"
+    """Where a plain function runs: a thread of this process, or a process of its own."""
+
+
+class HandlerRegistry:
+    """The handlers one queue can run."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+
+    def add(self, name: str, func: object, defaults: Mapping[str, Any]) -> Handler:
+        """Register ``func`` for jobs called ``name``; raise on duplicates and bad input."""
+        try:
+            check_name(name)
+        except InvalidJobError as exc:
+            raise HandlerRegistrationError(str(exc)) from None
+        if not callable(func):
+            raise HandlerRegistrationError(f"handler for {name!r} must be callable, got {func!r}")
+        if name in self._handlers:
+            raise HandlerRegistrationError(
+                f"a handler for {name!r} is already registered ({self._handlers[name].func!r})"
+            )
+        options = dict(defaults)
+        run_in = options.pop("run_in", "thread")
+        is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
+            getattr(func, "__call__", None)  # noqa: B004
+        )
+        _check_run_in(name, run_in, is_async)
+        try:
+            checked = check_options(options, where=f"handler {name!r}", allow_callable=True)
+        except InvalidJobError as exc:
+            raise HandlerRegistrationError(str(exc)) from None
+        handler = Handler(name, func, is_async, checked, run_in)
+        self._handlers[name] = handler
+        return handler
+
+    def get(self, name: str) -> Handler | None:
+        """Return the handler for ``name``, if any."""
+        return self._handlers.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._handlers
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._handlers)
+
+    def __len__(self) -> int:
+        return len(self._handlers)
+
+
+def _check_run_in(name: str, run_in: object, is_async: bool) -> None:
+    if run_in not in ("thread", "process"):
+        raise HandlerRegistrationError(
+            f"run_in for {name!r} must be 'thread' or 'process', got {run_in!r}"
+        )
+    if run_in == "process" and is_async:
+        raise HandlerRegistrationError(
+            f"run_in='process' is for plain functions; {name!r} is async"
+        )

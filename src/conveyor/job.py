@@ -1,0 +1,197 @@
+"""What a job is: its status, priority, configuration and the public ``Job`` record."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum, StrEnum
+from typing import Any
+
+from .errors import InvalidJobError, JobCancelledError
+from .retry import BackoffPolicy
+
+
+class JobStatus(StrEnum):
+    """Where a job is in its life."""
+
+    PENDING = "pending"
+    """Ready to run."""
+    SCHEDULED = "scheduled"
+    """Waiting for its time (a delayed job, or a retry waiting out its delay)."""
+    PROCESSING = "processing"
+    """Held by a worker that is running it."""
+    COMPLETED = "completed"
+    """Finished successfully; ``result`` holds what the handler returned."""
+    FAILED = "failed"
+    """Every attempt failed; ``error`` holds the last failure."""
+    CANCELLED = "cancelled"
+    """Cancelled before it finished."""
+
+    def __str__(self) -> str:
+        return f"JobStatus.{self.name}"
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+    @property
+    def is_finished(self) -> bool:
+        """True for the end states: completed, failed and cancelled."""
+        return self in _FINISHED
+
+
+_FINISHED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+class JobPriority(IntEnum):
+    """Higher runs first; first-in-first-out within one priority."""
+
+    LOW = 0
+    NORMAL = 1
+    HIGH = 2
+    CRITICAL = 3
+
+
+def check_priority(value: object) -> JobPriority:
+    """Return ``value`` as a :class:`JobPriority`, or raise :class:`InvalidJobError`."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidJobError(f"priority must be a JobPriority (0-3), got {value!r}")
+    try:
+        return JobPriority(value)
+    except ValueError:
+        raise InvalidJobError(
+            f"priority must be one of LOW (0), NORMAL (1), HIGH (2), CRITICAL (3), got {value!r}"
+        ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class JobConfig:
+    """How a job runs: retries, their delay, its time limit, priority and start time."""
+
+    max_retries: int = 3
+    """Extra attempts after the first failure (3 means at most 4 attempts)."""
+    retry_delay: float = 1.0
+    """Seconds before a retry, when no ``backoff`` policy is set."""
+    timeout: float | None = 30.0
+    """Seconds one attempt may run; ``None`` for no limit."""
+    priority: JobPriority = JobPriority.NORMAL
+    """Higher runs first."""
+    scheduled_at: datetime | None = None
+    """The time before which the job does not run (``None``: as soon as possible)."""
+    backoff: BackoffPolicy | None = None
+    """A built-in backoff policy, stored with the job; overrides ``retry_delay``."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """How many jobs of a queue are in each status."""
+
+    pending: int = 0
+    scheduled: int = 0
+    processing: int = 0
+    completed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+
+    @property
+    def total(self) -> int:
+        """All jobs the store holds for the queue."""
+        return (
+            self.pending
+            + self.scheduled
+            + self.processing
+            + self.completed
+            + self.failed
+            + self.cancelled
+        )
+
+
+ProgressReporter = Callable[["Job", float, str | None], Awaitable[None]]
+
+
+@dataclass(slots=True, eq=False)
+class Job:
+    """A job as the store last saw it, with its decoded payload and result.
+
+    Handlers receive the ``Job`` they run; ``queue.get_job`` returns a fresh copy.
+    """
+
+    id: str
+    name: str
+    queue: str
+    payload: Any
+    status: JobStatus
+    config: JobConfig
+    attempts: int = 0
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    error: str | None = None
+    traceback: str | None = None
+    result: Any = None
+    progress_percent: float | None = None
+    progress_message: str | None = None
+    _reporter: ProgressReporter | None = field(default=None, repr=False)
+    _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
+    _cancel_event: threading.Event = field(default_factory=threading.Event, repr=False)
+    _sync_reporter: Callable[[float, str | None], None] | None = field(default=None, repr=False)
+
+    @property
+    def cancelled(self) -> bool:
+        """True once a cancel was asked for this attempt; plain handlers can poll it."""
+        return self._cancel_event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        """Raise :class:`JobCancelledError` if the job was cancelled while running."""
+        if self._cancel_event.is_set():
+            raise JobCancelledError(f"job {self.id} was cancelled")
+
+    async def progress(self, percent: float, message: str | None = None) -> None:
+        """Record progress (0-100) on the job and emit ``job:progress``."""
+        percent = _check_percent(percent)
+        if self._reporter is None:
+            raise InvalidJobError("progress can only be reported by the handler running the job")
+        self.progress_percent, self.progress_message = percent, message
+        await self._reporter(self, percent, message)
+
+    @property
+    def sync(self) -> JobSync:
+        """Blocking twins of the job's coroutines, for plain (thread) handlers."""
+        return JobSync(self)
+
+
+class JobSync:
+    """Blocking twin of :class:`Job`'s coroutines, usable from a handler's thread."""
+
+    def __init__(self, job: Job) -> None:
+        self._job = job
+
+    def progress(self, percent: float, message: str | None = None) -> None:
+        """Record progress from a plain handler; blocks until it is stored."""
+        if self._job._sync_reporter is not None:
+            percent = _check_percent(percent)
+            self._job.progress_percent, self._job.progress_message = percent, message
+            self._job._sync_reporter(percent, message)
+            return
+        loop = self._job._loop
+        if loop is None:
+            raise InvalidJobError("progress can only be reported by the handler running the job")
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            raise InvalidJobError("use 'await job.progress(...)' inside an async handler")
+        asyncio.run_coroutine_threadsafe(self._job.progress(percent, message), loop).result()
+
+
+def _check_percent(percent: object) -> float:
+    if isinstance(percent, bool) or not isinstance(percent, int | float):
+        raise InvalidJobError(f"progress must be a number from 0 to 100, got {percent!r}")
+    value = float(percent)
+    if math.isnan(value) or not 0.0 <= value <= 100.0:
+        raise InvalidJobError(f"progress must be a number from 0 to 100, got {percent!r}")
+    return value

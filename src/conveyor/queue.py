@@ -1,0 +1,377 @@
+"""The ``Queue`` facade: everything API.md promises, on top of a store and a worker."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from . import events
+from ._codec import Options, build_record, check_name, check_options, check_start_time
+from ._codec import record_to_job as _record_to_job
+from .clock import Clock
+from .errors import (
+    ConfigurationError,
+    InvalidJobError,
+    JobNotFoundError,
+    UnknownJobError,
+    WaitTimeoutError,
+)
+from .events import Callback, EventEmitter
+from .handlers import HandlerFunc, HandlerRegistry
+from .job import Job, JobPriority, JobStatus, QueueStats
+from .retry import RetryDelay, check_seconds
+from .serializers import JSON, Serializer
+from .stores import Store, store_from_url
+from .stores.base import JobRecord
+from .worker import Worker
+
+if TYPE_CHECKING:
+    from .sync import SyncQueue
+
+log = logging.getLogger("conveyor.queue")
+
+DEFAULT_URL = "sqlite:///conveyor.db"
+F = TypeVar("F", bound=HandlerFunc)
+JobSpec = tuple[str, Any] | tuple[str, Any, Mapping[str, Any]] | Mapping[str, Any]
+_NO_OPTIONS = Options()
+
+
+class Queue:
+    """A named queue on a store: register handlers, enqueue jobs, run workers.
+
+    Make one with :func:`create_queue`. Every coroutine has a blocking twin on
+    :attr:`sync` for code without an event loop.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        name: str = "default",
+        workers: int = 4,
+        lease: float = 30.0,
+        serializer: Serializer = JSON,
+    ) -> None:
+        self.store = store
+        self.name = name
+        self.workers = workers
+        self.lease = lease
+        self.serializer = serializer
+        self.handlers = HandlerRegistry()
+        self.emitter = EventEmitter()
+        self._worker: Worker | None = None
+        self._sync: SyncQueue | None = None
+
+    def __repr__(self) -> str:
+        return f"<Queue {self.name!r} on {self.store.url}>"
+
+    @property
+    def url(self) -> str:
+        """The store's URL, password masked."""
+        return self.store.url
+
+    @property
+    def sync(self) -> SyncQueue:
+        """Blocking twins of every coroutine, e.g. ``queue.sync.enqueue(...)``."""
+        if self._sync is None:
+            from .sync import SyncQueue
+
+            self._sync = SyncQueue(self)
+        return self._sync
+
+    @property
+    def is_running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._worker is not None
+
+    # -- handlers ----------------------------------------------------------------------
+
+    def register(self, name: str, handler: HandlerFunc, **defaults: Any) -> Queue:
+        """Register ``handler`` for jobs called ``name``; returns the queue (chainable).
+
+        ``defaults`` are job options for this handler (``max_retries``, ``retry_delay``,
+        ``timeout``, ``priority``), overridden per job, plus ``run_in="process"`` to run
+        a plain function in a process of its own (a hard timeout).
+        """
+        self.handlers.add(name, handler, defaults)
+        return self
+
+    def handler(self, name: str, **defaults: Any) -> Callable[[F], F]:
+        """Register the decorated function, as :meth:`register` does; return it unchanged."""
+
+        def decorate(func: F) -> F:
+            self.register(name, func, **defaults)
+            return func
+
+        return decorate
+
+    # -- events ------------------------------------------------------------------------
+
+    def on(self, event: str, callback: Callback) -> Queue:
+        """Call ``callback`` (plain or async) on ``event``, e.g. ``"job:completed"``."""
+        self.emitter.on(event, callback)
+        return self
+
+    def off(self, event: str, callback: Callback | None = None) -> Queue:
+        """Remove a callback (or all callbacks) of ``event``."""
+        self.emitter.off(event, callback)
+        return self
+
+    def emit(self, event: str, data: Any = None) -> None:
+        """Emit ``event`` to this process's callbacks."""
+        self.emitter.emit(event, data)
+
+    # -- enqueuing ---------------------------------------------------------------------
+
+    async def enqueue(
+        self,
+        /,
+        name: str,
+        payload: Any = None,
+        *,
+        max_retries: int | None = None,
+        retry_delay: RetryDelay | None = None,
+        timeout: float | timedelta | None = None,
+        priority: JobPriority | int | None = None,
+        scheduled_at: datetime | float | None = None,
+        queue: str | None = None,
+        **more: Any,
+    ) -> str:
+        """Add a job; return its id. Options left out come from the handler's defaults.
+
+        ``max_retries`` (3), ``retry_delay`` (1 s, or a backoff policy), ``timeout`` (30 s;
+        ``math.inf`` for none), ``priority`` (NORMAL), ``scheduled_at`` (a timezone-aware
+        ``datetime`` or epoch seconds), ``delay`` (seconds from now) and ``queue`` (another
+        named queue on the same store).
+        """
+        raw = _given(max_retries=max_retries, retry_delay=retry_delay, timeout=timeout,
+                     priority=priority, scheduled_at=scheduled_at, queue=queue, **more)  # fmt: skip
+        record = self._build(name, payload, raw, where=f"enqueue of {name!r}")
+        await self.store.enqueue([record])
+        self._announce_added([record])
+        return record.id
+
+    async def schedule(
+        self, /, name: str, payload: Any, delay: float | timedelta, **config: Any
+    ) -> str:
+        """Add a job that runs ``delay`` (seconds or ``timedelta``) from now."""
+        check_seconds(delay, "delay")
+        return await self.enqueue(name, payload, delay=delay, **config)
+
+    async def enqueue_many(self, jobs: Iterable[JobSpec]) -> list[str]:
+        """Add many jobs in one round trip, all or none; return their ids in order.
+
+        Each item is ``(name, payload)``, ``(name, payload, options)`` or a mapping
+        ``{"name": ..., "payload": ..., **options}``.
+        """
+        records = [self._build_spec(index, spec) for index, spec in enumerate(jobs)]
+        if records:
+            await self.store.enqueue(records)
+            self._announce_added(records)
+        return [record.id for record in records]
+
+    def _build_spec(self, index: int, spec: JobSpec) -> JobRecord:
+        if isinstance(spec, Mapping):
+            options = dict(spec)
+            name = options.pop("name", None)
+            payload = options.pop("payload", None)
+        elif isinstance(spec, tuple) and len(spec) in (2, 3):
+            name, payload = spec[0], spec[1]
+            options = dict(spec[2]) if len(spec) == 3 else {}
+        else:
+            raise InvalidJobError(
+                f"enqueue_many item {index} must be (name, payload), (name, payload, options)"
+                f" or a mapping with 'name', got {spec!r}"
+            )
+        return self._build(name, payload, options, where=f"enqueue_many item {index}")
+
+    def _build(self, name: Any, payload: Any, raw: dict[str, Any], *, where: str) -> JobRecord:
+        check_name(name)
+        handler = self.handlers.get(name)
+        if handler is None and len(self.handlers):
+            raise UnknownJobError(
+                f"no handler registered for job name {name!r} (known: {sorted(self.handlers)});"
+                " register it, or enqueue from a process that registers no handlers"
+            )
+        scheduled_at, delay = raw.pop("scheduled_at", None), raw.pop("delay", None)
+        queue = raw.pop("queue", None) or self.name
+        if not isinstance(queue, str):
+            raise InvalidJobError(f"queue must be a string, got {queue!r}")
+        options = check_options(raw, where=where, allow_callable=False) if raw else _NO_OPTIONS
+        now = self.store.clock.now()
+        run_at, scheduled = check_start_time(scheduled_at, delay, now)
+        return build_record(
+            name=name,
+            queue=queue,
+            payload=self.serializer.dumps(payload),
+            options=options,
+            defaults=handler.defaults if handler else _NO_OPTIONS,
+            run_at=run_at,
+            scheduled_at=scheduled,
+            now=now,
+        )
+
+    def _announce_added(self, records: Sequence[JobRecord]) -> None:
+        if self.emitter.has_listeners(events.JOB_ADDED):
+            for record in records:
+                self.emitter.emit(events.JOB_ADDED, self._to_job(record))
+
+    # -- reading and steering ------------------------------------------------------------
+
+    async def get_job(self, job_id: str) -> Job | None:
+        """Return the job with ``job_id``, or ``None``."""
+        record = await self.store.get(job_id)
+        return None if record is None else self._to_job(record)
+
+    async def get_jobs_by_status(
+        self, status: JobStatus | str, *, limit: int = 100, offset: int = 0
+    ) -> list[Job]:
+        """Return this queue's jobs in ``status``, oldest first, a page at a time."""
+        status = _check_status(status)
+        for value, what in ((limit, "limit"), (offset, "offset")):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InvalidJobError(f"{what} must be a whole number, 0 or more, got {value!r}")
+        records = await self.store.list_jobs(self.name, status, limit, offset)
+        return [self._to_job(record) for record in records]
+
+    async def get_stats(self) -> QueueStats:
+        """Count this queue's jobs per status."""
+        return await self.store.stats(self.name)
+
+    async def clear_completed(self) -> int:
+        """Delete this queue's completed jobs; return how many were removed."""
+        return await self.store.clear_completed(self.name)
+
+    async def retry_job(self, job_id: str) -> bool:
+        """Send a failed or cancelled job back to pending; False if it is neither."""
+        return await self.store.retry(job_id)
+
+    async def cancel(self, job_id: str) -> bool:
+        """Cancel a pending or scheduled job, or ask a running one to stop."""
+        status = await self.store.cancel(job_id)
+        if status is JobStatus.PROCESSING and self._worker is not None:
+            self._worker.cancel_local(job_id)
+        return status is not None
+
+    async def wait(self, job_id: str, timeout: float | timedelta | None = None) -> Job:
+        """Return the job once it is completed, failed or cancelled.
+
+        Raises :class:`WaitTimeoutError` after ``timeout`` seconds, and
+        :class:`JobNotFoundError` if there is no such job.
+        """
+        limit = None if timeout is None else check_seconds(timeout, "timeout")
+        deadline = None if limit is None else time.monotonic() + limit
+        while True:
+            generation = self.store.changes.generation
+            record = await self.store.get(job_id)
+            if record is None:
+                raise JobNotFoundError(f"no job with id {job_id!r}")
+            if record.status.is_finished:
+                return self._to_job(record)
+            remaining = 1.0 if deadline is None else deadline - time.monotonic()
+            if remaining <= 0:
+                raise WaitTimeoutError(
+                    f"job {job_id} still {record.status.value} after {limit:g} s"
+                )
+            await self.store.changes.wait(min(remaining, 1.0), since=generation)
+
+    def _to_job(self, record: JobRecord) -> Job:
+        return _record_to_job(record, self.serializer)
+
+    # -- running -----------------------------------------------------------------------
+
+    async def start(
+        self, *, queues: Sequence[str] | None = None, concurrency: int | None = None
+    ) -> None:
+        """Start this process's workers on this queue (or on ``queues``)."""
+        if self._worker is not None:
+            return
+        workers = _check_workers(self.workers if concurrency is None else concurrency)
+        await self.store.open()
+        worker = Worker(
+            store=self.store,
+            handlers={name: h for name in self.handlers if (h := self.handlers.get(name))},
+            queues=list(queues or [self.name]),
+            concurrency=workers,
+            lease=self.lease,
+            serializer=self.serializer,
+            emitter=self.emitter,
+            make_job=self._to_job,
+        )
+        worker.start()
+        self._worker = worker
+        log.info("queue %r started: %d worker slot(s) on %s", self.name, workers, self.url)
+        self.emitter.emit(events.QUEUE_STARTED, self)
+
+    async def stop(self, timeout: float | timedelta | None = None) -> None:
+        """Stop taking jobs and wait for running ones; at ``timeout``, put them back."""
+        worker, self._worker = self._worker, None
+        if worker is None:
+            return
+        limit = None if timeout is None else check_seconds(timeout, "timeout")
+        await worker.stop(limit)
+        log.info("queue %r stopped", self.name)
+        self.emitter.emit(events.QUEUE_STOPPED, self)
+        await self.emitter.drain()
+
+    async def close(self) -> None:
+        """Stop the workers (if running) and release the store's connections."""
+        await self.stop()
+        await self.store.close()
+
+    async def __aenter__(self) -> Queue:
+        await self.store.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+
+def create_queue(
+    workers: int = 4,
+    url: str | None = None,
+    *,
+    name: str = "default",
+    lease: float | timedelta = 30.0,
+    serializer: Serializer | None = None,
+    clock: Clock | None = None,
+) -> Queue:
+    """Create a queue on the store that ``url`` names.
+
+    ``url`` defaults to the ``CONVEYOR_URL`` environment variable, then to the embedded
+    ``sqlite:///conveyor.db``. Nothing is opened until first use.
+
+    >>> queue = create_queue(workers=4, url="memory://")
+    """
+    _check_workers(workers)
+    if not isinstance(name, str) or not name:
+        raise ConfigurationError(f"queue name must be a non-empty string, got {name!r}")
+    try:
+        lease_seconds = check_seconds(lease, "lease", allow_zero=False)
+    except InvalidJobError as exc:
+        raise ConfigurationError(str(exc)) from None
+    store = store_from_url(url or os.environ.get("CONVEYOR_URL") or DEFAULT_URL, clock)
+    return Queue(store, name=name, workers=workers, lease=lease_seconds,
+                 serializer=serializer or JSON)  # fmt: skip
+
+
+def _check_workers(workers: object) -> int:
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigurationError(f"workers must be a whole number, 1 or more, got {workers!r}")
+    return workers
+
+
+def _check_status(status: JobStatus | str) -> JobStatus:
+    try:
+        return JobStatus(status)
+    except ValueError:
+        known = ", ".join(s.value for s in JobStatus)
+        raise InvalidJobError(f"unknown job status {status!r}; one of: {known}") from None
+
+
+def _given(**options: Any) -> dict[str, Any]:
+    return {key: value for key, value in options.items() if value is not None}

@@ -1,0 +1,54 @@
+"""How payloads and results are turned into bytes for the store and back.
+
+JSON is the default and the only format conveyor reads from a store unless told
+otherwise: data written to a store is never unpickled by default.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+from .errors import SerializationError
+
+
+class Serializer(Protocol):
+    """Turns payloads and results into bytes and back."""
+
+    def dumps(self, value: Any) -> bytes:
+        """Serialise ``value``; raise :class:`SerializationError` if it cannot be."""
+        ...
+
+    def loads(self, data: bytes) -> Any:
+        """Deserialise bytes made by :meth:`dumps`."""
+        ...
+
+
+class JSONSerializer:
+    """Strict JSON: no NaN or Infinity, keys must be strings, compact UTF-8."""
+
+    def __init__(self) -> None:
+        self._encoder = json.JSONEncoder(
+            ensure_ascii=False, allow_nan=False, separators=(",", ":"), check_circular=True
+        )
+        self._decoder = json.JSONDecoder()
+
+    def dumps(self, value: Any) -> bytes:
+        """Encode ``value`` as JSON; anything JSON cannot hold is a clear error."""
+        try:
+            return self._encoder.encode(value).encode()
+        except (TypeError, ValueError) as exc:
+            raise SerializationError(
+                f"value is not JSON-serialisable ({exc}); pass JSON types (dict, list, str,"
+                " int, float, bool, None) or configure a serializer for this type"
+            ) from None
+
+    def loads(self, data: bytes) -> Any:
+        """Decode JSON bytes."""
+        try:
+            return self._decoder.decode(data.decode())
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise SerializationError(f"stored data is not valid JSON: {exc}") from None
+
+
+JSON = JSONSerializer()

@@ -1,0 +1,55 @@
+"""Stores: where jobs live. :func:`store_from_url` picks one by the URL's scheme."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from ..clock import Clock
+from ..errors import ConfigurationError
+from .base import Capabilities, ChangeSignal, JobRecord, Outcome, Renewal, Store
+
+__all__ = [
+    "Capabilities",
+    "ChangeSignal",
+    "JobRecord",
+    "Outcome",
+    "Renewal",
+    "Store",
+    "mask_url",
+    "store_from_url",
+]
+
+_SCHEMES = "memory://, sqlite:///path.db"
+
+
+def mask_url(url: str) -> str:
+    """Return ``url`` with its password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def store_from_url(url: str, clock: Clock | None = None) -> Store:
+    """Create (but do not open) the store that ``url`` names."""
+    if not isinstance(url, str):
+        raise ConfigurationError(f"store URL must be a string, got {url!r}")
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "memory":
+        from .memory import MemoryStore
+
+        return MemoryStore(url, clock)
+    if scheme == "sqlite":
+        from .sqlite import SQLiteStore
+
+        return SQLiteStore(url, clock)
+    if scheme in ("redis", "rediss", "postgresql", "postgres"):
+        raise ConfigurationError(
+            f"the {scheme}:// store is not available in this version of conveyor"
+            f" ({mask_url(url)}); supported: {_SCHEMES}"
+        )
+    raise ConfigurationError(
+        f"unknown store URL scheme {scheme!r} in {mask_url(url)!r}; supported: {_SCHEMES}"
+    )

@@ -1,0 +1,369 @@
+"""``sqlite:///path/to/file.db``: the embedded default store.
+
+One file in WAL mode, shared safely by every process on the machine. Each process has
+one writer thread that commits everything queued at once in one transaction (group
+commit), a reader thread for queries, and a watcher that notices other processes'
+commits through ``PRAGMA data_version`` while a worker waits for work.
+
+URL options: ``?durability=full`` (default: a returned enqueue survives a power cut) or
+``?durability=normal`` (commits are not synced to disk one by one: a power cut or OS
+crash may lose the last moments of work; a killed process loses nothing), and
+``?busy_timeout=60`` (seconds to wait out another process's write lock).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+from ...clock import Clock, SystemClock
+from ...errors import BackendUnavailableError, ConfigurationError, IncompatibleStoreError
+from ...job import JobStatus, QueueStats
+from ..base import Capabilities, ChangeSignal, JobRecord, Outcome, Renewal
+from . import queries as q
+from ._connection import ConnectionThread, Operation
+from .schema import check_and_migrate
+
+T = TypeVar("T")
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_WATCH_INTERVAL = 0.001
+
+
+class SQLiteStore:
+    """The embedded SQLite store; see the module docstring."""
+
+    capabilities = Capabilities(cross_process=True, cross_process_events=False)
+
+    def __init__(self, url: str, clock: Clock | None = None) -> None:
+        self.url = url
+        self.clock: Clock = clock or SystemClock()
+        self.changes = ChangeSignal()
+        self.changes.on_first_waiter = threading.Event()
+        self.path, self._durable_sync, self._busy_timeout = _parse_url(url)
+        _check_path(self.path)
+        self._lock = threading.Lock()
+        self._writer: ConnectionThread | None = None
+        self._reader: ConnectionThread | None = None
+        self._watcher: threading.Thread | None = None
+        self._closing = threading.Event()
+
+    # -- life cycle --------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open (creating and migrating if needed) the database file."""
+        with self._lock:
+            if self._writer is not None:
+                return
+            self._closing.clear()
+            self._writer = self._thread("writer", writer=True)
+            self._reader = self._thread("reader", writer=False)
+        try:
+            await self._writer.run(_touch, durable=False)
+        except BaseException:
+            await self.close()
+            raise
+        self._watcher = threading.Thread(
+            target=self._watch, name="conveyor-sqlite-watcher", daemon=True
+        )
+        self._watcher.start()
+
+    async def close(self) -> None:
+        """Stop the threads and close the connections."""
+        with self._lock:
+            writer, reader, watcher = self._writer, self._reader, self._watcher
+            self._writer = self._reader = self._watcher = None
+        self._closing.set()
+        if self.changes.on_first_waiter is not None:
+            self.changes.on_first_waiter.set()
+        for thread in (writer, reader):
+            if thread is not None:
+                thread.stop()
+        if watcher is not None:
+            watcher.join()
+
+    def _thread(self, role: str, *, writer: bool) -> ConnectionThread:
+        return ConnectionThread(
+            f"conveyor-sqlite-{role}",
+            self._connect_and_migrate if writer else self._connect,
+            writer=writer,
+            durable_sync=self._durable_sync,
+            busy_timeout=self._busy_timeout,
+            on_commit=self.changes.fire if writer else None,
+        )
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path,
+                timeout=min(self._busy_timeout, 5.0),
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.DatabaseError as exc:
+            if "not a database" in str(exc):
+                raise IncompatibleStoreError(f"{self.path} is not a SQLite database") from None
+            raise BackendUnavailableError(f"cannot open {self.path}: {exc}") from None
+        conn.execute(f"PRAGMA busy_timeout = {int(min(self._busy_timeout, 5.0) * 1000)}")
+        return conn
+
+    def _connect_and_migrate(self) -> sqlite3.Connection:
+        conn = self._connect()
+        try:
+            check_and_migrate(conn, self.path)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _watch(self) -> None:
+        """Fire ``changes`` when another connection commits, while anybody waits."""
+        wake = self.changes.on_first_waiter
+        assert wake is not None
+        conn: sqlite3.Connection | None = None
+        last = -1
+        try:
+            while not self._closing.is_set():
+                if not self.changes.has_waiters:
+                    wake.wait(0.5)
+                    wake.clear()
+                    continue
+                if conn is None:
+                    conn = sqlite3.connect(self.path, isolation_level=None)
+                version = conn.execute("PRAGMA data_version").fetchone()[0]
+                if version != last:
+                    if last != -1:
+                        self.changes.fire()
+                    last = version
+                self._closing.wait(_WATCH_INTERVAL)
+        except sqlite3.Error:
+            return
+        finally:
+            if conn is not None:
+                conn.close()
+
+    async def _write(self, operation: Operation[T], *, durable: bool = True) -> T:
+        if self._writer is None:
+            await self.open()
+        assert self._writer is not None
+        return await self._writer.run(operation, durable=durable)
+
+    async def _read(self, operation: Operation[T]) -> T:
+        if self._reader is None:
+            await self.open()
+        assert self._reader is not None
+        return await self._reader.run(operation)
+
+    # -- jobs --------------------------------------------------------------------------
+
+    async def enqueue(self, records: Sequence[JobRecord]) -> None:
+        """Insert ``records`` in one transaction."""
+        rows = [_row(r) for r in records]
+        await self._write(lambda conn: conn.executemany(q.INSERT, rows))
+
+    async def claim(
+        self, queues: Sequence[str], limit: int, worker_id: str, lease: float
+    ) -> list[JobRecord]:
+        """Claim up to ``limit`` ready jobs (not synced: a lost claim only reruns a job)."""
+        now = self.clock.now()
+
+        def operation(conn: sqlite3.Connection) -> list[JobRecord]:
+            heads: list[tuple[int, float, str]] = []
+            for queue in queues:
+                conn.execute(q.PROMOTE_DUE, (queue, now))
+                heads.extend(
+                    (-p, run_at, i) for i, p, run_at in conn.execute(q.READY_HEAD, (queue, limit))
+                )
+            if not heads:
+                return []
+            ids = [job_id for _, _, job_id in sorted(heads)[:limit]]
+            params = {"now": now, "worker": worker_id, "lease": lease, "ids": json.dumps(ids)}
+            records = [_record(row) for row in conn.execute(q.CLAIM, params)]
+            records.sort(key=lambda r: (-r.priority, r.run_at, r.id))
+            return records
+
+        return await self._write(operation, durable=False)
+
+    async def renew(self, job_ids: Sequence[str], worker_id: str, lease: float) -> Renewal:
+        """Extend the leases ``worker_id`` still holds."""
+        params = {
+            "now": self.clock.now(),
+            "lease": lease,
+            "worker": worker_id,
+            "ids": json.dumps(list(job_ids)),
+        }
+        rows = await self._write(lambda c: c.execute(q.RENEW, params).fetchall(), durable=False)
+        held = {job_id for job_id, _ in rows}
+        return Renewal(
+            lost=frozenset(set(job_ids) - held),
+            cancel_requested=frozenset(job_id for job_id, flag in rows if flag),
+        )
+
+    async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        """Apply outcomes, each only if its worker still owns the attempt."""
+        now = self.clock.now()
+        params = [_outcome_params(o, now) for o in outcomes]
+
+        def operation(conn: sqlite3.Connection) -> list[bool]:
+            return [conn.execute(q.SETTLE, p).rowcount == 1 for p in params]
+
+        return await self._write(operation)
+
+    async def recover_expired(self) -> list[str]:
+        """Requeue (or fail, when out of attempts) jobs whose lease ran out."""
+        now = self.clock.now()
+        rows = await self._write(lambda c: c.execute(q.RECOVER_EXPIRED, {"now": now}).fetchall())
+        return [row[0] for row in rows]
+
+    async def cancel(self, job_id: str) -> JobStatus | None:
+        """Cancel a waiting job, or flag a running one for its worker."""
+        params = {"id": job_id, "now": self.clock.now()}
+
+        def operation(conn: sqlite3.Connection) -> JobStatus | None:
+            if conn.execute(q.CANCEL_WAITING, params).rowcount:
+                return JobStatus.CANCELLED
+            if conn.execute(q.REQUEST_CANCEL, params).rowcount:
+                return JobStatus.PROCESSING
+            return None
+
+        return await self._write(operation)
+
+    async def retry(self, job_id: str) -> bool:
+        """Send a failed or cancelled job back to pending with fresh attempts."""
+        params = {"id": job_id, "now": self.clock.now()}
+        return await self._write(lambda c: c.execute(q.RETRY, params).rowcount == 1)
+
+    async def set_progress(
+        self, job_id: str, worker_id: str, percent: float, message: str | None
+    ) -> bool:
+        """Record progress of a job ``worker_id`` holds."""
+        params = {"id": job_id, "worker": worker_id, "percent": percent, "message": message}
+        return await self._write(
+            lambda c: c.execute(q.SET_PROGRESS, params).rowcount == 1, durable=False
+        )
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        """Return one job."""
+        row = await self._read(lambda c: c.execute(q.GET, (job_id,)).fetchone())
+        return None if row is None else _record(row)
+
+    async def list_jobs(
+        self, queue: str, status: JobStatus, limit: int, offset: int
+    ) -> list[JobRecord]:
+        """Return a queue's jobs in one status, oldest first."""
+        params = (queue, status.value, limit, offset)
+        rows = await self._read(lambda c: c.execute(q.LIST, params).fetchall())
+        return [_record(row) for row in rows]
+
+    async def stats(self, queue: str) -> QueueStats:
+        """Count a queue's jobs per status."""
+        rows = await self._read(lambda c: c.execute(q.STATS, (queue,)).fetchall())
+        return QueueStats(**{status: count for status, count in rows})
+
+    async def clear_completed(self, queue: str) -> int:
+        """Delete a queue's completed jobs."""
+        return await self._write(lambda c: c.execute(q.CLEAR_COMPLETED, (queue,)).rowcount)
+
+    async def next_due(self, queues: Sequence[str]) -> float | None:
+        """Return the earliest time a scheduled job of ``queues`` becomes ready."""
+
+        def operation(conn: sqlite3.Connection) -> float | None:
+            times = [conn.execute(q.NEXT_DUE, (queue,)).fetchone()[0] for queue in queues]
+            return min((t for t in times if t is not None), default=None)
+
+        return await self._read(operation)
+
+
+def _touch(conn: sqlite3.Connection) -> None:
+    """Do nothing: running this operation opens (and migrates) the file."""
+
+
+def _parse_url(url: str) -> tuple[str, str, float]:
+    parts = urlsplit(url)
+    if parts.netloc:
+        raise ConfigurationError(
+            f"SQLite URL {url!r} has a host part; write sqlite:///relative.db or"
+            " sqlite:////absolute/path.db"
+        )
+    path = parts.path[1:] if parts.path.startswith("/") else parts.path
+    if not path or path == ":memory:":
+        raise ConfigurationError(
+            f"SQLite URL {url!r} names no file; use memory:// for a store without a file"
+        )
+    options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    unknown = set(options) - {"durability", "busy_timeout"}
+    if unknown:
+        raise ConfigurationError(f"unknown SQLite URL option(s) {sorted(unknown)} in {url!r}")
+    durability = options.get("durability", "full").lower()
+    if durability not in ("full", "normal"):
+        raise ConfigurationError(
+            f"durability must be 'full' or 'normal' in {url!r}, got {durability!r}"
+        )
+    try:
+        busy_timeout = float(options.get("busy_timeout", "60"))
+    except ValueError:
+        busy_timeout = -1.0
+    if not busy_timeout > 0:
+        raise ConfigurationError(f"busy_timeout must be a positive number of seconds in {url!r}")
+    return path, durability.upper(), busy_timeout
+
+
+def _check_path(path: str) -> None:
+    """Fail early, and clearly, on a file conveyor could never use."""
+    file = Path(path)
+    folder = file.parent
+    if not folder.is_dir():
+        raise ConfigurationError(
+            f"cannot use SQLite file {path}: the folder {folder} does not exist; create it first"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigurationError(
+            f"cannot use SQLite file {path}: no write permission in the folder {folder}"
+        )
+    if not file.exists():
+        return
+    if file.is_dir():
+        raise ConfigurationError(f"cannot use SQLite file {path}: it is a folder")
+    if not os.access(file, os.R_OK | os.W_OK):
+        raise ConfigurationError(f"cannot use SQLite file {path}: no read and write permission")
+    with file.open("rb") as handle:
+        header = handle.read(len(_SQLITE_HEADER))
+    if header and header != _SQLITE_HEADER:
+        raise IncompatibleStoreError(f"{path} is not a SQLite database")
+
+
+def _row(r: JobRecord) -> tuple[object, ...]:
+    return (
+        r.id, r.queue, r.name, r.payload, r.status.value, r.priority, r.max_retries,
+        r.retry_delay, r.timeout, r.backoff, r.created_at, r.run_at, r.scheduled_at,
+        r.attempts, r.started_at, r.completed_at, r.worker_id, r.lease_expires_at,
+        r.result, r.error, r.traceback, r.progress, r.progress_message,
+        int(r.cancel_requested),
+    )  # fmt: skip
+
+
+def _record(row: Sequence[object]) -> JobRecord:
+    record = JobRecord(*row)  # type: ignore[arg-type]
+    record.status = JobStatus(record.status)
+    record.cancel_requested = bool(record.cancel_requested)
+    return record
+
+
+def _outcome_params(outcome: Outcome, now: float) -> dict[str, object]:
+    return {
+        "id": outcome.job_id,
+        "worker": outcome.worker_id,
+        "attempt": outcome.attempt,
+        "status": outcome.status.value,
+        "result": outcome.result,
+        "error": outcome.error,
+        "traceback": outcome.traceback,
+        "delay": outcome.retry_delay,
+        "now": now,
+    }

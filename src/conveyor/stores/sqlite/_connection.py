@@ -1,0 +1,201 @@
+"""One SQLite connection owned by one thread, fed with operations from any event loop.
+
+The writer groups every operation waiting in its queue into one transaction (group
+commit): fifty concurrent enqueues cost one ``fsync``, not fifty. Each operation runs
+inside a savepoint, so one that fails is rolled back alone and reports its own error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ...errors import BackendUnavailableError, ConveyorError, IncompatibleStoreError
+
+log = logging.getLogger("conveyor.store.sqlite")
+
+T = TypeVar("T")
+Operation = Callable[[sqlite3.Connection], T]
+Opener = Callable[[], sqlite3.Connection]
+
+_MAX_BATCH = 512
+_STOP = object()
+
+
+@dataclass(slots=True)
+class _Request:
+    operation: Operation[Any]
+    durable: bool
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+
+
+class ConnectionThread:
+    """Runs operations on its own connection, in its own thread, in batches."""
+
+    def __init__(
+        self,
+        name: str,
+        opener: Opener,
+        *,
+        writer: bool,
+        durable_sync: str,
+        busy_timeout: float,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self._opener = opener
+        self._writer = writer
+        self._durable_sync = durable_sync
+        self._busy_timeout = busy_timeout
+        self._on_commit = on_commit
+        self._requests: queue.SimpleQueue[_Request | object] = queue.SimpleQueue()
+        self._conn: sqlite3.Connection | None = None
+        self._synchronous = ""
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    async def run(self, operation: Operation[T], *, durable: bool = False) -> T:
+        """Run ``operation(connection)`` in the thread and return its result."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._requests.put(_Request(operation, durable, loop, future))
+        return await future
+
+    def stop(self) -> None:
+        """Finish the queued operations, close the connection and end the thread."""
+        self._requests.put(_STOP)
+        self._thread.join()
+
+    def _serve(self) -> None:
+        while True:
+            first = self._requests.get()
+            if first is _STOP:
+                break
+            batch = [first]
+            stop_after = False
+            while len(batch) < _MAX_BATCH:
+                try:
+                    item = self._requests.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stop_after = True
+                    break
+                batch.append(item)
+            requests: list[_Request] = [r for r in batch if isinstance(r, _Request)]
+            _deliver(requests, self._execute(requests))
+            if stop_after:
+                break
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _execute(self, requests: list[_Request]) -> list[Any]:
+        try:
+            conn = self._connection()
+            if not self._writer:
+                return [_attempt(r.operation, conn) for r in requests]
+            return self._transaction(conn, requests)
+        except ConveyorError as exc:
+            return [exc] * len(requests)
+        except sqlite3.Error as exc:
+            error = BackendUnavailableError(f"SQLite failed: {exc}")
+            return [error] * len(requests)
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = self._opener()
+        return self._conn
+
+    def _transaction(self, conn: sqlite3.Connection, requests: list[_Request]) -> list[Any]:
+        sync = self._durable_sync if any(r.durable for r in requests) else "NORMAL"
+        if sync != self._synchronous:
+            conn.execute(f"PRAGMA synchronous = {sync}")
+            self._synchronous = sync
+        self._retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
+        try:
+            if len(requests) == 1:
+                results = [_attempt(requests[0].operation, conn)]
+                if isinstance(results[0], BaseException):
+                    conn.execute("ROLLBACK")
+                    return results
+            else:
+                results = [_in_savepoint(r.operation, conn) for r in requests]
+            self._retry_busy(lambda: conn.execute("COMMIT"))
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        if self._on_commit is not None:
+            self._on_commit()
+        return results
+
+    def _retry_busy(self, statement: Callable[[], object]) -> None:
+        """Wait out other processes' write locks, up to the busy timeout."""
+        deadline = time.monotonic() + self._busy_timeout
+        delay = 0.001
+        while True:
+            try:
+                statement()
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise BackendUnavailableError(
+                        f"the SQLite database stayed locked by another process for"
+                        f" {self._busy_timeout:g} s"
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+
+
+def _attempt(operation: Operation[Any], conn: sqlite3.Connection) -> Any:
+    try:
+        return operation(conn)
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc):
+            return IncompatibleStoreError(f"the file is not a SQLite database ({exc})")
+        return BackendUnavailableError(f"SQLite failed: {exc}")
+    except Exception as exc:
+        return exc
+
+
+def _in_savepoint(operation: Operation[Any], conn: sqlite3.Connection) -> Any:
+    conn.execute("SAVEPOINT op")
+    result = _attempt(operation, conn)
+    if isinstance(result, BaseException):
+        conn.execute("ROLLBACK TO op")
+    conn.execute("RELEASE op")
+    return result
+
+
+def _deliver(requests: list[_Request], results: list[Any]) -> None:
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]]
+    by_loop = defaultdict(list)
+    for request, result in zip(requests, results, strict=True):
+        by_loop[request.loop].append((request.future, result))
+    for loop, pairs in by_loop.items():
+        if not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(_resolve_all, pairs)
+            except RuntimeError:
+                log.debug("event loop closed before a SQLite result was delivered")
+
+
+def _resolve_all(pairs: list[tuple[asyncio.Future[Any], Any]]) -> None:
+    for future, result in pairs:
+        if future.done():
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)

@@ -1,0 +1,104 @@
+"""The SQL of every SQLite store transition, one named statement each."""
+
+COLUMNS = (
+    "id, queue, name, payload, status, priority, max_retries, retry_delay, timeout, backoff,"
+    " created_at, run_at, scheduled_at, attempts, started_at, completed_at, worker_id,"
+    " lease_expires_at, result, error, traceback, progress, progress_message, cancel_requested"
+)
+
+INSERT = f"""
+INSERT INTO conveyor_jobs ({COLUMNS})
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+# Scheduled jobs whose time has come become pending: claims then read only `ready`.
+PROMOTE_DUE = """
+UPDATE conveyor_jobs SET status = 'pending'
+WHERE status = 'scheduled' AND queue = ? AND run_at <= ?
+"""
+
+READY_HEAD = """
+SELECT id, priority, run_at FROM conveyor_jobs
+WHERE status = 'pending' AND queue = ?
+ORDER BY priority DESC, run_at, id
+LIMIT ?
+"""
+
+CLAIM = f"""
+UPDATE conveyor_jobs
+SET status = 'processing', attempts = attempts + 1, started_at = :now,
+    worker_id = :worker, lease_expires_at = :now + :lease, cancel_requested = 0,
+    progress = NULL, progress_message = NULL
+WHERE id IN (SELECT value FROM json_each(:ids)) AND status = 'pending'
+RETURNING {COLUMNS}
+"""
+
+RENEW = """
+UPDATE conveyor_jobs SET lease_expires_at = :now + :lease
+WHERE id IN (SELECT value FROM json_each(:ids))
+  AND status = 'processing' AND worker_id = :worker
+RETURNING id, cancel_requested
+"""
+
+# One statement settles every kind of outcome; the WHERE clause is the ownership check.
+SETTLE = """
+UPDATE conveyor_jobs
+SET status = :status,
+    worker_id = NULL, lease_expires_at = NULL, cancel_requested = 0,
+    attempts = attempts - (:status = 'pending'),
+    run_at = CASE WHEN :status IN ('scheduled', 'pending') THEN :now + :delay ELSE run_at END,
+    completed_at = CASE WHEN :status IN ('completed', 'failed', 'cancelled')
+                        THEN :now ELSE completed_at END,
+    result = CASE WHEN :status = 'pending' THEN result ELSE :result END,
+    error = CASE WHEN :status = 'pending' THEN error ELSE :error END,
+    traceback = CASE WHEN :status = 'pending' THEN traceback ELSE :traceback END
+WHERE id = :id AND status = 'processing' AND worker_id = :worker AND attempts = :attempt
+"""
+
+# A lease that ran out counts as a failed attempt: retry at once, or fail if out of tries.
+RECOVER_EXPIRED = """
+UPDATE conveyor_jobs
+SET status = CASE WHEN attempts > max_retries THEN 'failed' ELSE 'pending' END,
+    completed_at = CASE WHEN attempts > max_retries THEN :now ELSE completed_at END,
+    run_at = :now,
+    error = 'worker lost: lease expired during attempt ' || attempts,
+    traceback = NULL, worker_id = NULL, lease_expires_at = NULL
+WHERE status = 'processing' AND lease_expires_at < :now
+RETURNING id
+"""
+
+CANCEL_WAITING = """
+UPDATE conveyor_jobs SET status = 'cancelled', completed_at = :now
+WHERE id = :id AND status IN ('pending', 'scheduled')
+"""
+
+REQUEST_CANCEL = """
+UPDATE conveyor_jobs SET cancel_requested = 1
+WHERE id = :id AND status = 'processing'
+"""
+
+RETRY = """
+UPDATE conveyor_jobs
+SET status = 'pending', attempts = 0, run_at = :now, completed_at = NULL, cancel_requested = 0
+WHERE id = :id AND status IN ('failed', 'cancelled')
+"""
+
+SET_PROGRESS = """
+UPDATE conveyor_jobs SET progress = :percent, progress_message = :message
+WHERE id = :id AND status = 'processing' AND worker_id = :worker
+"""
+
+GET = f"SELECT {COLUMNS} FROM conveyor_jobs WHERE id = ?"
+
+LIST = f"""
+SELECT {COLUMNS} FROM conveyor_jobs
+WHERE queue = ? AND status = ?
+ORDER BY id
+LIMIT ? OFFSET ?
+"""
+
+STATS = "SELECT status, count(*) FROM conveyor_jobs WHERE queue = ? GROUP BY status"
+
+CLEAR_COMPLETED = "DELETE FROM conveyor_jobs WHERE queue = ? AND status = 'completed'"
+
+NEXT_DUE = "SELECT min(run_at) FROM conveyor_jobs WHERE status = 'scheduled' AND queue = ?"

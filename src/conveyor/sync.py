@@ -1,0 +1,87 @@
+"""Blocking twins of the ``Queue`` coroutines, for code without an event loop.
+
+One portal thread per queue runs an event loop; each twin submits its coroutine there
+and waits for the answer. The twins are made from the coroutines in one place
+(:func:`_twin`), never written by hand, and a test checks every coroutine has one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Coroutine
+from functools import wraps
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+
+from .errors import ConveyorError
+from .queue import Queue
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Portal:
+    """A daemon thread running an event loop that other threads submit coroutines to."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def call(self, coroutine: Coroutine[Any, Any, R]) -> R:
+        """Run ``coroutine`` on the portal's loop and block until it returns."""
+        loop = self._ensure_loop()
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            coroutine.close()
+            raise ConveyorError("a queue.sync method was called from its own portal loop")
+        return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(
+                    target=loop.run_forever, name="conveyor-sync-portal", daemon=True
+                )
+                thread.start()
+                self._loop = loop
+            return self._loop
+
+
+def _twin(
+    method: Callable[Concatenate[Queue, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[SyncQueue, P], R]:
+    @wraps(method)
+    def twin(self: SyncQueue, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self._portal.call(method(self._queue, *args, **kwargs))
+
+    twin.__doc__ = f"Blocking twin of :meth:`Queue.{method.__name__}`.\n\n{method.__doc__}"
+    return cast("Callable[Concatenate[SyncQueue, P], R]", twin)
+
+
+class SyncQueue:
+    """``queue.sync``: the same methods as :class:`Queue`, blocking, no event loop needed.
+
+    >>> job_id = queue.sync.enqueue("send-email", {"to": "a@example.com"})
+    """
+
+    def __init__(self, queue: Queue) -> None:
+        self._queue = queue
+        self._portal = Portal()
+
+    enqueue = _twin(Queue.enqueue)
+    schedule = _twin(Queue.schedule)
+    enqueue_many = _twin(Queue.enqueue_many)
+    get_job = _twin(Queue.get_job)
+    get_jobs_by_status = _twin(Queue.get_jobs_by_status)
+    get_stats = _twin(Queue.get_stats)
+    clear_completed = _twin(Queue.clear_completed)
+    retry_job = _twin(Queue.retry_job)
+    cancel = _twin(Queue.cancel)
+    wait = _twin(Queue.wait)
+    start = _twin(Queue.start)
+    stop = _twin(Queue.stop)
+    close = _twin(Queue.close)

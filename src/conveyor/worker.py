@@ -1,0 +1,378 @@
+"""The worker: claim → run → settle, with timeouts, heartbeats and a graceful stop.
+
+One :class:`Worker` runs up to ``concurrency`` jobs of one process at once. It claims
+only what it has free slots for, so the backlog stays in the store. It decides what
+an attempt's outcome is (completed, retry later, failed, cancelled, released); the
+store applies it atomically, and only if this worker still owns the attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from . import events
+from ._process import run_in_process
+from .errors import (
+    ConveyorError,
+    JobTimeoutError,
+    RemoteHandlerError,
+    SerializationError,
+    UnknownJobError,
+)
+from .events import EventEmitter
+from .handlers import Handler
+from .job import Job, JobConfig, JobStatus
+from .serializers import Serializer
+from .stores.base import JobRecord, Outcome, Store
+
+log = logging.getLogger("conveyor.worker")
+
+MakeJob = Callable[[JobRecord], Job]
+
+
+@dataclass(slots=True)
+class _Running:
+    job: Job
+    record: JobRecord
+    task: asyncio.Task[None] | None = None
+    cancel_requested: bool = False
+    released: bool = False
+    lost: bool = False
+    started: float = field(default_factory=time.monotonic)
+
+
+class Worker:
+    """Runs jobs from ``queues`` of ``store`` with the given handlers."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        handlers: Mapping[str, Handler],
+        queues: Sequence[str],
+        concurrency: int,
+        lease: float,
+        serializer: Serializer,
+        emitter: EventEmitter,
+        make_job: MakeJob,
+        idle_poll: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.handlers = handlers
+        self.queues = list(queues)
+        self.concurrency = concurrency
+        self.lease = lease
+        self.serializer = serializer
+        self.emitter = emitter
+        self.make_job = make_job
+        self.idle_poll = idle_poll
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._running: dict[str, _Running] = {}
+        self._slot_freed = asyncio.Event()
+        self._stopping = False
+        self._loops: list[asyncio.Task[None]] = []
+        self._threads = ThreadPoolExecutor(concurrency, thread_name_prefix="conveyor-handler")
+
+    @property
+    def running_job_ids(self) -> list[str]:
+        """Ids of the jobs this worker runs now."""
+        return list(self._running)
+
+    # -- life cycle --------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start claiming, heartbeats and lease recovery as tasks of the running loop."""
+        self._loops = [
+            asyncio.create_task(self._claim_loop(), name="conveyor-claim"),
+            asyncio.create_task(self._heartbeat_loop(), name="conveyor-heartbeat"),
+            asyncio.create_task(self._recovery_loop(), name="conveyor-recovery"),
+        ]
+
+    async def stop(self, timeout: float | None = None) -> None:
+        """Stop claiming, wait for running jobs; at ``timeout``, put the rest back."""
+        self._stopping = True
+        self._slot_freed.set()
+        self.store.changes.fire()
+        claim_loop, *others = self._loops
+        await asyncio.gather(claim_loop, return_exceptions=True)
+        tasks = [r.task for r in self._running.values() if r.task is not None]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            for running in list(self._running.values()):
+                if running.task in pending:
+                    running.released = True
+                    running.task.cancel()
+            if pending:
+                log.warning("stop deadline reached: %d unfinished job(s) put back", len(pending))
+                await asyncio.gather(*pending, return_exceptions=True)
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+    def cancel_local(self, job_id: str) -> bool:
+        """Stop a job this worker runs because it was cancelled; False if not held here."""
+        running = self._running.get(job_id)
+        if running is None or running.task is None:
+            return False
+        running.cancel_requested = True
+        running.job._cancel_event.set()
+        running.task.cancel()
+        return True
+
+    # -- claiming ----------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        outage = _Backoff()
+        while not self._stopping:
+            free = self.concurrency - len(self._running)
+            if free <= 0:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
+                await asyncio.sleep(0)  # let sibling jobs finish too: claim them as one batch
+                continue
+            generation = self.store.changes.generation
+            try:
+                records = await self.store.claim(self.queues, free, self.worker_id, self.lease)
+                outage.reset()
+            except ConveyorError as exc:
+                await outage.wait("claim", exc)
+                continue
+            if self._stopping:
+                await self._release_unstarted(records)
+                return
+            for record in records:
+                self._start(record)
+            if not records:
+                await self.store.changes.wait(await self._idle_timeout(), since=generation)
+
+    async def _idle_timeout(self) -> float:
+        try:
+            due = await self.store.next_due(self.queues)
+        except ConveyorError:
+            return self.idle_poll
+        if due is None:
+            return self.idle_poll
+        return min(max(due - self.store.clock.now(), 0.0), self.idle_poll)
+
+    async def _release_unstarted(self, records: list[JobRecord]) -> None:
+        outcomes = [Outcome(r.id, self.worker_id, r.attempts, JobStatus.PENDING) for r in records]
+        if outcomes:
+            await self.store.settle(outcomes)
+
+    def _start(self, record: JobRecord) -> None:
+        try:
+            job = self.make_job(record)
+        except SerializationError as exc:
+            job = Job(record.id, record.name, record.queue, None, record.status, _bare(record))
+            running = _Running(job, record)
+            self._running[record.id] = running
+            running.task = asyncio.create_task(self._fail_undecodable(running, exc))
+            return
+        running = _Running(job, record)
+        self._running[record.id] = running
+        running.task = asyncio.create_task(self._run(running), name=f"conveyor-job-{record.id}")
+
+    # -- running -----------------------------------------------------------------------
+
+    async def _run(self, running: _Running) -> None:
+        job, record = running.job, running.record
+        job._reporter = self._report_progress
+        job._loop = asyncio.get_running_loop()
+        self.emitter.emit(events.JOB_STARTED, job)
+        try:
+            value = await self._call(job)
+            outcome = Outcome(
+                job.id, self.worker_id, record.attempts, JobStatus.COMPLETED,
+                result=self.serializer.dumps(value),
+            )  # fmt: skip
+            job.result = value
+        except asyncio.CancelledError:
+            outcome = self._interrupted(running)
+        except Exception as exc:
+            outcome = self._failure(job, record, exc)
+        finally:
+            job._reporter = None
+        await self._settle(running, outcome)
+
+    async def _call(self, job: Job) -> Any:
+        handler = self.handlers.get(job.name)
+        if handler is None:
+            raise UnknownJobError(
+                f"no handler for job name {job.name!r} in this worker"
+                f" (it knows: {sorted(self.handlers) or 'none'}); the job is kept for a"
+                " worker that has one"
+            )
+        timeout = job.config.timeout
+        if handler.is_async:
+            coroutine = handler.func(job)
+        elif handler.run_in == "process":
+            coroutine = run_in_process(handler.func, job, self._report_progress)
+        else:
+            loop = asyncio.get_running_loop()
+            coroutine = loop.run_in_executor(self._threads, handler.func, job)
+        try:
+            async with asyncio.timeout(timeout) as deadline:
+                return await coroutine
+        except TimeoutError:
+            if deadline.expired():
+                raise JobTimeoutError(f"job {job.id} timed out after {timeout:g} s") from None
+            raise
+
+    def _interrupted(self, running: _Running) -> Outcome:
+        job, attempt = running.job, running.record.attempts
+        if running.cancel_requested:
+            return Outcome(job.id, self.worker_id, attempt, JobStatus.CANCELLED,
+                           error="cancelled while running")  # fmt: skip
+        if not running.released and not running.lost:
+            running.released = True
+        return Outcome(job.id, self.worker_id, attempt, JobStatus.PENDING)
+
+    def _failure(self, job: Job, record: JobRecord, exc: BaseException) -> Outcome:
+        if isinstance(exc, RemoteHandlerError):
+            message, trace = str(exc), exc.remote_traceback
+        else:
+            message = f"{type(exc).__name__}: {exc}"
+            trace = "".join(traceback.format_exception(exc))
+        if record.attempts > record.max_retries:
+            return Outcome(job.id, self.worker_id, record.attempts, JobStatus.FAILED,
+                           error=message, traceback=trace)  # fmt: skip
+        delay = self._retry_delay(job, record)
+        return Outcome(job.id, self.worker_id, record.attempts, JobStatus.SCHEDULED,
+                       error=message, traceback=trace, retry_delay=delay)  # fmt: skip
+
+    def _retry_delay(self, job: Job, record: JobRecord) -> float:
+        if record.backoff is not None:
+            return job.config.backoff.seconds(record.attempts) if job.config.backoff else 0.0
+        handler = self.handlers.get(job.name)
+        if handler is not None and handler.defaults.backoff_callable is not None:
+            try:
+                delay = handler.defaults.backoff_callable(record.attempts, job)
+            except Exception:
+                log.exception("retry_delay callable of %r raised; retrying at once", job.name)
+                return 0.0
+            seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+            return max(seconds, 0.0)
+        return record.retry_delay
+
+    async def _fail_undecodable(self, running: _Running, exc: SerializationError) -> None:
+        record = running.record
+        outcome = Outcome(record.id, self.worker_id, record.attempts, JobStatus.FAILED,
+                          error=f"SerializationError: {exc}")  # fmt: skip
+        await self._settle(running, outcome)
+
+    # -- settling ----------------------------------------------------------------------
+
+    async def _settle(self, running: _Running, outcome: Outcome) -> None:
+        job = running.job
+        try:
+            if running.lost:
+                log.warning("job %s: lease lost, its outcome is dropped", job.id)
+                return
+            applied = await self._settle_with_retries(outcome)
+            if applied:
+                self._announce(job, outcome)
+        finally:
+            self._running.pop(job.id, None)
+            self._slot_freed.set()
+
+    async def _settle_with_retries(self, outcome: Outcome) -> bool:
+        outage = _Backoff()
+        deadline = time.monotonic() + self.lease
+        while True:
+            try:
+                return (await self.store.settle([outcome]))[0]
+            except ConveyorError as exc:
+                if time.monotonic() > deadline:
+                    log.error("job %s: could not record its outcome (%s); its lease will"
+                              " expire and it will run again", outcome.job_id, exc)  # fmt: skip
+                    return False
+                await outage.wait("settle", exc)
+
+    def _announce(self, job: Job, outcome: Outcome) -> None:
+        job.status = outcome.status
+        job.error, job.traceback = outcome.error, outcome.traceback
+        if outcome.status is JobStatus.PENDING:
+            job.attempts -= 1
+            return
+        name = _EVENT_OF_STATUS[outcome.status]
+        if self.emitter.has_listeners(name):
+            self.emitter.emit(name, job)
+
+    async def _report_progress(self, job: Job, percent: float, message: str | None) -> None:
+        await self.store.set_progress(job.id, self.worker_id, percent, message)
+        self.emitter.emit(events.JOB_PROGRESS, job)
+
+    # -- leases ------------------------------------------------------------------------
+
+    async def _heartbeat_loop(self) -> None:
+        interval = max(self.lease / 3, 0.05)
+        while True:
+            await asyncio.sleep(interval)
+            held = list(self._running)
+            if not held:
+                continue
+            try:
+                renewal = await self.store.renew(held, self.worker_id, self.lease)
+            except ConveyorError as exc:
+                log.warning("heartbeat failed: %s", exc)
+                continue
+            for job_id in renewal.lost:
+                running = self._running.get(job_id)
+                if running is not None and running.task is not None:
+                    log.warning("job %s: lease lost to another worker; stopping it", job_id)
+                    running.lost = True
+                    running.task.cancel()
+            for job_id in renewal.cancel_requested:
+                self.cancel_local(job_id)
+
+    async def _recovery_loop(self) -> None:
+        interval = min(max(self.lease / 2, 0.05), 5.0)
+        while True:
+            try:
+                recovered = await self.store.recover_expired()
+            except ConveyorError as exc:
+                log.warning("lease recovery failed: %s", exc)
+                recovered = []
+            if recovered:
+                log.warning("requeued %d job(s) of workers that stopped renewing their lease:"
+                            " %s", len(recovered), ", ".join(recovered[:10]))  # fmt: skip
+            await asyncio.sleep(interval)
+
+
+_EVENT_OF_STATUS = {
+    JobStatus.COMPLETED: events.JOB_COMPLETED,
+    JobStatus.FAILED: events.JOB_FAILED,
+    JobStatus.SCHEDULED: events.JOB_RETRYING,
+    JobStatus.CANCELLED: events.JOB_CANCELLED,
+}
+
+
+def _bare(record: JobRecord) -> JobConfig:
+    return JobConfig(max_retries=record.max_retries, timeout=record.timeout)
+
+
+class _Backoff:
+    """Waits longer after each consecutive store failure (0.05 s up to 5 s)."""
+
+    def __init__(self) -> None:
+        self._delay = 0.05
+
+    def reset(self) -> None:
+        self._delay = 0.05
+
+    async def wait(self, what: str, exc: BaseException) -> None:
+        log.warning("store unavailable during %s (%s); retrying in %.2f s", what, exc, self._delay)
+        await asyncio.sleep(self._delay)
+        self._delay = min(self._delay * 2, 5.0)
