@@ -1,7 +1,145 @@
-"""The ``conveyor`` command (placeholder until the CLI lands)."""
+"""The ``conveyor`` command: ``conveyor worker``, ``conveyor demo``, ``conveyor --version``."""
 
 from __future__ import annotations
 
+import asyncio
+import importlib
+import logging
+import os
+import signal
+import sys
+from typing import Any
 
-def main() -> None:
-    """Run the command line."""
+import click
+
+from ._version import __version__
+from .errors import ConveyorError
+from .queue import Queue
+
+log = logging.getLogger("conveyor.cli")
+
+
+def load_queue(target: str) -> Queue:
+    """Import ``module:attribute`` and return the :class:`Queue` it names."""
+    module_name, _, attribute = target.partition(":")
+    if not module_name or not attribute:
+        raise click.BadParameter(
+            f"{target!r} is not of the form module:attribute (e.g. myapp.jobs:queue)"
+        )
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            raise click.ClickException(f"cannot import module {module_name!r}: {exc}") from None
+        raise
+    try:
+        queue = getattr(module, attribute)
+    except AttributeError:
+        raise click.ClickException(
+            f"module {module_name!r} has no attribute {attribute!r}"
+        ) from None
+    if not isinstance(queue, Queue):
+        raise click.ClickException(
+            f"{target} is a {type(queue).__name__}, not a conveyor Queue (from create_queue)"
+        )
+    return queue
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="conveyor")
+def cli() -> None:
+    """Conveyor: a Python background job queue."""
+
+
+@cli.command()
+@click.argument("target")
+@click.option("--concurrency", "-c", type=click.IntRange(min=1), help="Jobs run at once.")
+@click.option("--queue", "-q", "queues", multiple=True, help="Queue to serve (repeatable).")
+@click.option(
+    "--grace",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="Seconds running jobs get to finish after SIGINT/SIGTERM before they are put back.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    default="info",
+    show_default=True,
+)
+def worker(
+    target: str, concurrency: int | None, queues: tuple[str, ...], grace: float, log_level: str
+) -> None:
+    """Run workers for the queue TARGET (module:attribute) until SIGINT or SIGTERM."""
+    _configure_logging(log_level)
+    queue = load_queue(target)
+    try:
+        asyncio.run(_serve(queue, list(queues) or None, concurrency, grace))
+    except ConveyorError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+async def _serve(
+    queue: Queue, queues: list[str] | None, concurrency: int | None, grace: float
+) -> None:
+    stop = asyncio.Event()
+    signals_seen = 0
+
+    def on_signal(signum: int) -> None:
+        nonlocal signals_seen
+        signals_seen += 1
+        if signals_seen == 1:
+            log.info("%s received: finishing running jobs (up to %g s)", _name(signum), grace)
+            stop.set()
+        else:
+            log.warning("second signal: putting running jobs back now")
+            queue.stop_now()
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    await queue.start(queues=queues, concurrency=concurrency)
+    log.info(
+        "worker %s serving %s with %s job(s) at once; handlers: %s",
+        os.getpid(),
+        ", ".join(queues or [queue.name]),
+        concurrency or queue.workers,
+        ", ".join(queue.handlers) or "none",
+    )
+    await stop.wait()
+    await queue.stop(timeout=grace)
+    await queue.close()
+    log.info("worker %s stopped", os.getpid())
+
+
+@cli.command()
+@click.option("--url", help="Store URL (default: CONVEYOR_URL, then sqlite:///conveyor.db).")
+@click.option("--jobs", type=click.IntRange(min=1, max=1000), default=12, show_default=True)
+def demo(url: str | None, jobs: int) -> None:
+    """Run a worker pool on example jobs and show them to the end."""
+    from .demo import run_demo
+
+    try:
+        asyncio.run(run_demo(url, jobs))
+    except ConveyorError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _name(signum: int) -> str:
+    return signal.Signals(signum).name
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Run the ``conveyor`` command line."""
+    return cli.main(args=argv, prog_name="conveyor")

@@ -64,6 +64,7 @@ class Queue:
         self.handlers = HandlerRegistry()
         self.emitter = EventEmitter()
         self._worker: Worker | None = None
+        self._stopping: Worker | None = None
         self._sync: SyncQueue | None = None
 
     def __repr__(self) -> str:
@@ -313,10 +314,19 @@ class Queue:
         if worker is None:
             return
         limit = None if timeout is None else check_seconds(timeout, "timeout")
-        await worker.stop(limit)
+        self._stopping = worker
+        try:
+            await worker.stop(limit)
+        finally:
+            self._stopping = None
         log.info("queue %r stopped", self.name)
         self.emitter.emit(events.QUEUE_STOPPED, self)
         await self.emitter.drain()
+
+    def stop_now(self) -> None:
+        """Make a :meth:`stop` in progress put running jobs back at once (a second ^C)."""
+        if self._stopping is not None:
+            self._stopping.hurry()
 
     async def close(self) -> None:
         """Stop the workers (if running) and release the store's connections."""

@@ -81,6 +81,7 @@ class Worker:
         self._running: dict[str, _Running] = {}
         self._slot_freed = asyncio.Event()
         self._stopping = False
+        self._hurry = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
         self._threads = ThreadPoolExecutor(concurrency, thread_name_prefix="conveyor-handler")
 
@@ -106,9 +107,9 @@ class Worker:
         self.store.changes.fire()
         claim_loop, *others = self._loops
         await asyncio.gather(claim_loop, return_exceptions=True)
-        tasks = [r.task for r in self._running.values() if r.task is not None]
+        tasks = {r.task for r in self._running.values() if r.task is not None}
         if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            pending = await self._wait_running(tasks, timeout)
             for running in list(self._running.values()):
                 if running.task in pending:
                     running.released = True
@@ -120,6 +121,31 @@ class Worker:
             task.cancel()
         await asyncio.gather(*others, return_exceptions=True)
         self._threads.shutdown(wait=False, cancel_futures=True)
+
+    def hurry(self) -> None:
+        """Make a stop in progress put the running jobs back now instead of waiting."""
+        self._hurry.set()
+
+    async def _wait_running(
+        self, tasks: set[asyncio.Task[None]], timeout: float | None
+    ) -> set[asyncio.Task[None]]:
+        """Wait for ``tasks`` until ``timeout`` or :meth:`hurry`; return the unfinished."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        hurry = asyncio.create_task(self._hurry.wait())
+        pending = set(tasks)
+        try:
+            while pending and not hurry.done():
+                remaining = None if deadline is None else deadline - loop.time()
+                if remaining is not None and remaining <= 0:
+                    break
+                done, _ = await asyncio.wait(
+                    pending | {hurry}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
+                pending -= done
+        finally:
+            hurry.cancel()
+        return pending
 
     def cancel_local(self, job_id: str) -> bool:
         """Stop a job this worker runs because it was cancelled; False if not held here."""
