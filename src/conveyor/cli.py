@@ -31,9 +31,14 @@ def load_queue(target: str) -> Queue:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
+        # Only the target itself (or a parent package) missing is the user's typo; a
+        # missing dependency deep inside their module keeps its traceback.
+        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
             raise click.ClickException(f"cannot import module {module_name!r}: {exc}") from None
         raise
+    except ConveyorError as exc:
+        # e.g. create_queue() at import time with a bad URL: a clear line, no traceback.
+        raise click.ClickException(f"cannot load {target}: {type(exc).__name__}: {exc}") from None
     try:
         queue = getattr(module, attribute)
     except AttributeError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -66,6 +67,7 @@ class Queue:
         self._worker: Worker | None = None
         self._stopping: Worker | None = None
         self._sync: SyncQueue | None = None
+        self._sync_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<Queue {self.name!r} on {self.store.url}>"
@@ -78,11 +80,12 @@ class Queue:
     @property
     def sync(self) -> SyncQueue:
         """Blocking twins of every coroutine, e.g. ``queue.sync.enqueue(...)``."""
-        if self._sync is None:
-            from .sync import SyncQueue
+        with self._sync_lock:
+            if self._sync is None:
+                from .sync import SyncQueue
 
-            self._sync = SyncQueue(self)
-        return self._sync
+                self._sync = SyncQueue(self)
+            return self._sync
 
     @property
     def is_running(self) -> bool:

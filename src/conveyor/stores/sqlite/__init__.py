@@ -165,7 +165,13 @@ class SQLiteStore:
     async def enqueue(self, records: Sequence[JobRecord]) -> None:
         """Insert ``records`` in one transaction."""
         rows = [_row(r) for r in records]
-        await self._write(lambda conn: conn.executemany(q.INSERT, rows))
+
+        def operation(conn: sqlite3.Connection) -> None:
+            # Return nothing: a cursor handed to another thread would reset the
+            # writer's cached statement while it may be running the next batch.
+            conn.executemany(q.INSERT, rows)
+
+        await self._write(operation)
 
     async def claim(
         self, queues: Sequence[str], limit: int, worker_id: str, lease: float

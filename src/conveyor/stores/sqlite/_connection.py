@@ -161,7 +161,7 @@ class ConnectionThread:
 def _attempt(operation: Operation[Any], conn: sqlite3.Connection) -> Any:
     try:
         return operation(conn)
-    except sqlite3.DatabaseError as exc:
+    except sqlite3.Error as exc:
         if "not a database" in str(exc):
             return IncompatibleStoreError(f"the file is not a SQLite database ({exc})")
         return BackendUnavailableError(f"SQLite failed: {exc}")

@@ -1,0 +1,67 @@
+"""The app that integration tests run in worker processes: ``conveyor worker workerapp:queue``.
+
+Parametrised by environment variables:
+
+- ``CONVEYOR_URL``: the store (read by ``create_queue``); tests always set it.
+- ``IT_LEASE``: the queue's lease in seconds (default 30).
+- ``IT_MARKERS``: a folder where ``hold`` jobs leave marker files.
+- ``IT_LEDGER``: a file where ``record`` jobs append one line per run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+from conveyor import Job, create_queue
+
+if not os.environ.get("CONVEYOR_URL"):
+    raise RuntimeError("integration test apps need CONVEYOR_URL (never the default file)")
+
+queue = create_queue(workers=4, lease=float(os.environ.get("IT_LEASE", "30")))
+
+
+def _markers() -> Path:
+    return Path(os.environ["IT_MARKERS"])
+
+
+def _touch(name: str) -> None:
+    (_markers() / name).write_text(f"{os.getpid()}\n")
+
+
+@queue.handler("hold", max_retries=3, retry_delay=0.1, timeout=120)
+async def hold(job: Job) -> dict[str, Any]:
+    """Mark the start, run until ``seconds`` pass or the ``release`` file exists, mark the end.
+
+    Markers: ``<id>.started.<attempt>.<pid>`` and ``<id>.done.<pid>``.
+    """
+    pid = os.getpid()
+    _touch(f"{job.id}.started.{job.attempts}.{pid}")
+    deadline = time.monotonic() + float(job.payload.get("seconds", 60))
+    release = _markers() / "release"
+    while time.monotonic() < deadline and not release.exists():
+        await asyncio.sleep(0.02)
+    _touch(f"{job.id}.done.{pid}")
+    return {"pid": pid}
+
+
+@queue.handler("record", max_retries=3, retry_delay=0.1, timeout=60)
+async def record(job: Job) -> None:
+    """Append ``id pid start end attempt`` to the ledger in one O_APPEND write.
+
+    Times are ``time.monotonic()``: one system-wide clock on Linux and macOS, so the
+    intervals of different processes can be compared.
+    """
+    start = time.monotonic()
+    await asyncio.sleep(random.uniform(0, float(job.payload.get("max_sleep", 0.002))))
+    end = time.monotonic()
+    line = f"{job.id} {os.getpid()} {start:.6f} {end:.6f} {job.attempts}\n".encode()
+    fd = os.open(os.environ["IT_LEDGER"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
