@@ -123,6 +123,10 @@ def build_record(
 ) -> JobRecord:
     """Make the stored form of a new job: per-job options over handler defaults."""
     backoff = options.backoff or (None if options.retry_delay is not None else defaults.backoff)
+    if backoff is None and options.retry_delay is not None and defaults.backoff_callable:
+        # The job's own delay overrides the handler's callable, which workers consult
+        # whenever a job stores no policy: store the job's delay as one.
+        backoff = Fixed(options.retry_delay)
     return JobRecord(
         id=new_job_id(),
         queue=queue,

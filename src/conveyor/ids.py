@@ -1,7 +1,8 @@
-"""Job ids: unique strings that sort by creation time (ULID layout, Crockford base32).
+"""Job ids: unique strings that sort by creation time.
 
-48 bits of milliseconds then 80 random bits; within one millisecond a process
-increments the random part, so ids made by one process are strictly increasing.
+128 bits, 48 of milliseconds then 80 random, written in Crockford's base32 (26
+characters, most significant first, so string order is time order). Within one
+millisecond a process increments the random part, so its ids strictly increase.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import threading
 import time
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_RANDOM_BITS = 80
-_RANDOM_MAX = (1 << _RANDOM_BITS) - 1
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]  # 10 bits -> 2 characters
+_RANDOM_MAX = (1 << 80) - 1
 
 
 class _IdFactory:
@@ -28,14 +29,21 @@ class _IdFactory:
                 ms = self._last_ms
                 rand = self._last_random + 1
             else:
-                rand = int.from_bytes(os.urandom(10), "big") >> 1
+                # one bit of headroom, so increments within a millisecond cannot overflow
+                rand = int.from_bytes(os.urandom(10)) >> 1
             self._last_ms, self._last_random = ms, rand
-        value = (ms << _RANDOM_BITS) | rand
-        chars = []
-        for _ in range(26):
-            chars.append(_ALPHABET[value & 31])
-            value >>= 5
-        return "".join(reversed(chars))
+        value = (ms << 80) | rand
+        pairs = _PAIRS
+        return (
+            _ALPHABET[value >> 125]
+            + pairs[(value >> 115) & 1023] + pairs[(value >> 105) & 1023]
+            + pairs[(value >> 95) & 1023] + pairs[(value >> 85) & 1023]
+            + pairs[(value >> 75) & 1023] + pairs[(value >> 65) & 1023]
+            + pairs[(value >> 55) & 1023] + pairs[(value >> 45) & 1023]
+            + pairs[(value >> 35) & 1023] + pairs[(value >> 25) & 1023]
+            + pairs[(value >> 15) & 1023] + pairs[(value >> 5) & 1023]
+            + _ALPHABET[value & 31]
+        )  # fmt: skip
 
 
 _factory = _IdFactory()

@@ -313,10 +313,10 @@ class Queue:
 
     async def stop(self, timeout: float | timedelta | None = None) -> None:
         """Stop taking jobs and wait for running ones; at ``timeout``, put them back."""
+        limit = None if timeout is None else check_seconds(timeout, "timeout")
         worker, self._worker = self._worker, None
         if worker is None:
             return
-        limit = None if timeout is None else check_seconds(timeout, "timeout")
         self._stopping = worker
         try:
             await worker.stop(limit)

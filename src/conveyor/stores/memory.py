@@ -99,6 +99,7 @@ class MemoryStore:
                 record.worker_id = worker_id
                 record.lease_expires_at = now + lease
                 record.cancel_requested = False
+                record.progress = record.progress_message = None  # a new attempt's progress
                 claimed.append(dataclasses.replace(record))
         return claimed
 
@@ -265,12 +266,19 @@ def _apply(record: JobRecord, outcome: Outcome, now: float) -> None:
 
 
 def _expire(record: JobRecord, now: float) -> None:
-    """Count a lost lease as a failed attempt: retry at once if tries are left, else fail."""
+    """Count a lost lease as a failed attempt: retry at once if tries are left, else fail.
+
+    A job whose cancel was asked for while its worker was lost ends cancelled.
+    """
     record.worker_id = None
     record.lease_expires_at = None
     record.error = f"worker lost: lease expired during attempt {record.attempts}"
     record.traceback = None
-    if record.attempts > record.max_retries:
+    if record.cancel_requested:
+        record.status = JobStatus.CANCELLED
+        record.cancel_requested = False
+        record.completed_at = now
+    elif record.attempts > record.max_retries:
         record.status = JobStatus.FAILED
         record.completed_at = now
     else:

@@ -17,6 +17,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -32,7 +33,17 @@ from .schema import check_and_migrate
 
 T = TypeVar("T")
 _SQLITE_HEADER = b"SQLite format 3\x00"
-_WATCH_INTERVAL = 0.001
+# How often the watcher polls data_version, by seconds since the last change it saw:
+# fast while work flows, slower the longer the store stays idle (CPU vs. latency).
+_WATCH_TIERS = ((0.1, 0.001), (1.0, 0.002), (10.0, 0.005))
+_WATCH_SLOWEST = 0.010
+
+
+def _watch_interval(idle: float) -> float:
+    for within, interval in _WATCH_TIERS:
+        if idle < within:
+            return interval
+    return _WATCH_SLOWEST
 
 
 class SQLiteStore:
@@ -127,7 +138,7 @@ class SQLiteStore:
         wake = self.changes.on_first_waiter
         assert wake is not None
         conn: sqlite3.Connection | None = None
-        last = -1
+        last, last_change = -1, time.monotonic()
         try:
             while not self._closing.is_set():
                 if not self.changes.has_waiters:
@@ -140,8 +151,8 @@ class SQLiteStore:
                 if version != last:
                     if last != -1:
                         self.changes.fire()
-                    last = version
-                self._closing.wait(_WATCH_INTERVAL)
+                    last, last_change = version, time.monotonic()
+                self._closing.wait(_watch_interval(time.monotonic() - last_change))
         except sqlite3.Error:
             return
         finally:
@@ -219,7 +230,9 @@ class SQLiteStore:
         def operation(conn: sqlite3.Connection) -> list[bool]:
             return [conn.execute(q.SETTLE, p).rowcount == 1 for p in params]
 
-        return await self._write(operation)
+        # Not synced one by one: a power cut can lose the last outcomes, and those jobs
+        # then run again, as at-least-once allows. The next durable commit syncs them.
+        return await self._write(operation, durable=False)
 
     async def recover_expired(self) -> list[str]:
         """Requeue (or fail, when out of attempts) jobs whose lease ran out."""

@@ -120,22 +120,40 @@ class ConnectionThread:
         if sync != self._synchronous:
             conn.execute(f"PRAGMA synchronous = {sync}")
             self._synchronous = sync
+        changes_before = conn.total_changes
+        results = self._commit_batch(conn, requests, isolated=False)
+        if results is None:
+            results = self._commit_batch(conn, requests, isolated=True) or []
+        # Only real writes wake waiters: an empty claim must not wake its own worker.
+        if self._on_commit is not None and conn.total_changes != changes_before:
+            self._on_commit()
+        return results
+
+    def _commit_batch(
+        self, conn: sqlite3.Connection, requests: list[_Request], *, isolated: bool
+    ) -> list[Any] | None:
+        """Run ``requests`` in one transaction and commit.
+
+        Optimistically without savepoints; if an operation fails, roll back and return
+        ``None`` so that the caller runs the batch again with one savepoint each.
+        """
         self._retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
         try:
-            if len(requests) == 1:
-                results = [_attempt(requests[0].operation, conn)]
-                if isinstance(results[0], BaseException):
-                    conn.execute("ROLLBACK")
-                    return results
-            else:
+            if isolated:
                 results = [_in_savepoint(r.operation, conn) for r in requests]
+            else:
+                results = []
+                for request in requests:
+                    result = _attempt(request.operation, conn)
+                    if isinstance(result, BaseException):
+                        conn.execute("ROLLBACK")
+                        return [result] if len(requests) == 1 else None
+                    results.append(result)
             self._retry_busy(lambda: conn.execute("COMMIT"))
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        if self._on_commit is not None:
-            self._on_commit()
         return results
 
     def _retry_busy(self, statement: Callable[[], object]) -> None:

@@ -56,13 +56,16 @@ WHERE id = :id AND status = 'processing' AND worker_id = :worker AND attempts = 
 """
 
 # A lease that ran out counts as a failed attempt: retry at once, or fail if out of tries.
+# A job whose cancel was asked for while its worker was lost ends cancelled.
 RECOVER_EXPIRED = """
 UPDATE conveyor_jobs
-SET status = CASE WHEN attempts > max_retries THEN 'failed' ELSE 'pending' END,
-    completed_at = CASE WHEN attempts > max_retries THEN :now ELSE completed_at END,
+SET status = CASE WHEN cancel_requested THEN 'cancelled'
+                  WHEN attempts > max_retries THEN 'failed' ELSE 'pending' END,
+    completed_at = CASE WHEN cancel_requested OR attempts > max_retries
+                        THEN :now ELSE completed_at END,
     run_at = :now,
     error = 'worker lost: lease expired during attempt ' || attempts,
-    traceback = NULL, worker_id = NULL, lease_expires_at = NULL
+    traceback = NULL, worker_id = NULL, lease_expires_at = NULL, cancel_requested = 0
 WHERE status = 'processing' AND lease_expires_at < :now
 RETURNING id
 """

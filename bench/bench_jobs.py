@@ -1,0 +1,36 @@
+"""The job module that the benchmark's worker processes load.
+
+    CONVEYOR_URL=sqlite:///... BENCH_QUEUE=bench-1234 BENCH_SINK=/tmp/x.sink \
+        python -m conveyor worker bench_jobs:queue --concurrency 10      # cwd = bench/
+
+Every job is a no-op whose first act is ``time.time()``; it appends one line
+``<tag> <start time>`` to the file ``BENCH_SINK`` names (one ``O_APPEND`` write per
+line, atomic across processes), which is how ``sqlite_bench.py`` learns when each job
+started. ``BENCH_SINK`` unset: the job records nothing (RSS / idle measurements).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from conveyor import create_queue
+
+queue = create_queue(
+    workers=10,
+    url=os.environ.get("CONVEYOR_URL"),
+    name=os.environ.get("BENCH_QUEUE", "bench"),
+)
+
+_sink: list[int] = []
+
+
+@queue.handler("noop")
+async def noop(job):
+    started = time.time()
+    path = os.environ.get("BENCH_SINK")
+    if not path:
+        return
+    if not _sink:
+        _sink.append(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
+    os.write(_sink[0], b"%d %.6f\n" % (job.payload["tag"], started))

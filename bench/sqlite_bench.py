@@ -1,0 +1,703 @@
+"""conveyor on its SQLite store: throughput, latency, memory and idle cost.
+
+    .venv/bin/python bench/sqlite_bench.py                      # everything, 3 reps
+    .venv/bin/python bench/sqlite_bench.py --only drain,latency --reps 5
+    .venv/bin/python bench/sqlite_bench.py --url 'sqlite:///{dir}/bench.db?durability=normal'
+
+Every job is a no-op ``async def`` handler whose first act is ``time.time()``. Each
+repetition runs every selected measurement once, each on a fresh store file in a temp
+folder (removed at the end); the summary gives the median over the repetitions, the
+min-max spread, the target and the command that reproduces that one figure. See
+bench/README.md for what each figure is exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import random
+import shlex
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from conveyor import create_queue
+from conveyor.stores.sqlite.queries import INSERT as CONVEYOR_INSERT
+from conveyor.stores.sqlite.schema import LATEST_VERSION, MIGRATIONS
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_URL = "sqlite:///{dir}/bench.db"
+MB = 1024 * 1024
+
+
+# ----------------------------------------------------------------------------- figures
+@dataclass(frozen=True)
+class Figure:
+    measure: str  # the --only name that produces it
+    label: str
+    unit: str
+    target: tuple[str, float] | None = None  # (">=" | "<=" | "<", value)
+
+    def verdict(self, value: float) -> str:
+        if self.target is None:
+            return "-"
+        op, limit = self.target
+        ok = {">=": value >= limit, "<=": value <= limit, "<": value < limit}[op]
+        return "PASS" if ok else "FAIL"
+
+
+FIGURES: dict[str, Figure] = {
+    "raw_commit": Figure("enqueue", "raw sqlite3 durable commit, 1 INSERT per txn", "jobs/s"),
+    "enqueue_one": Figure("enqueue", "enqueue one at a time, each awaited", "jobs/s"),
+    "enqueue_vs_raw": Figure(
+        "enqueue", "enqueue one at a time / raw commit rate", "ratio", (">=", 0.80)
+    ),
+    "enqueue_concurrent": Figure(
+        "concurrent", "enqueue from 50 concurrent tasks", "jobs/s", (">=", 20_000)
+    ),
+    "enqueue_many": Figure("bulk", "enqueue_many, batches of 1,000", "jobs/s", (">=", 100_000)),
+    "drain": Figure("drain", "drain backlog, in-process, workers=10", "jobs/s", (">=", 5_000)),
+    "drain_wall": Figure("drain", "drain incl. start(): N / (last start - start())", "jobs/s"),
+    "drain_proc": Figure("drain-proc", "drain backlog, worker process, --concurrency 10", "jobs/s"),
+    "drain_proc_first_s": Figure("drain-proc", "worker process spawn -> first job", "s"),
+    "lat_p50": Figure("latency", "enqueue->start p50, in-process", "ms", ("<=", 1.0)),
+    "lat_p99": Figure("latency", "enqueue->start p99, in-process", "ms", ("<=", 10.0)),
+    "lat_call_p50": Figure("latency", "enqueue call duration p50, in-process", "ms"),
+    "lat_proc_p50": Figure("latency-proc", "enqueue->start p50, worker process", "ms", ("<=", 5.0)),
+    "lat_proc_p99": Figure(
+        "latency-proc", "enqueue->start p99, worker process", "ms", ("<=", 20.0)
+    ),
+    "lat_proc_call_p50": Figure("latency-proc", "enqueue call duration p50 (producer)", "ms"),
+    "rss_empty": Figure("rss", "worker VmRSS, empty store", "MB"),
+    "rss_backlog": Figure("rss", "worker VmRSS, backlog of --rss-n jobs", "MB"),
+    "rss_growth": Figure("rss", "worker VmRSS growth from the backlog", "MB", ("<", 50.0)),
+    "hwm_growth": Figure("rss", "worker VmHWM (peak) growth from the backlog", "MB"),
+    "idle_cpu": Figure("idle", "idle worker CPU, % of one core", "%"),
+    "idle_wakeups": Figure("idle", "idle worker context switches per second", "1/s"),
+}
+MEASURES = [
+    "enqueue",
+    "concurrent",
+    "bulk",
+    "drain",
+    "drain-proc",
+    "latency",
+    "latency-proc",
+    "rss",
+    "idle",
+]
+CROSS_PROCESS = {"drain-proc", "latency-proc", "rss", "idle"}
+
+
+def pct(values: list[float], p: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+async def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not done after {timeout:g} s")
+        await asyncio.sleep(0.001)
+
+
+# ----------------------------------------------------------------------------- stores
+class Stores:
+    """Fresh store URLs, each in a folder of its own under one temp folder."""
+
+    def __init__(self, url: str, root: Path) -> None:
+        self.template = url
+        self.root = root
+
+    @property
+    def scheme(self) -> str:
+        return urlsplit(self.template).scheme
+
+    def fresh(self, tag: str) -> str:
+        if "{dir}" not in self.template:
+            return self.template  # a store of the user's: runs are kept apart by queue name
+        folder = Path(tempfile.mkdtemp(prefix=f"{tag}-", dir=self.root))
+        return self.template.replace("{dir}", str(folder))
+
+    def drop(self, url: str) -> None:
+        if "{dir}" in self.template:
+            shutil.rmtree(Path(sqlite_path(url)).parent, ignore_errors=True)
+
+
+def sqlite_path(url: str) -> str:
+    path = urlsplit(url).path
+    return path[1:] if path.startswith("/") else path
+
+
+def sqlite_sync(url: str) -> str:
+    options = {k: v[-1] for k, v in parse_qs(urlsplit(url).query).items()}
+    return options.get("durability", "full").upper()
+
+
+def with_durability(url: str, durability: str) -> str:
+    base, _, query = url.partition("?")
+    options = {k: v[-1] for k, v in parse_qs(query).items()}
+    options["durability"] = durability
+    return base + "?" + "&".join(f"{k}={v}" for k, v in options.items())
+
+
+def new_queue(url: str, workers: int, handler: Callable[..., Awaitable[Any]] | None = None):
+    queue = create_queue(workers=workers, url=url, name=f"bench-{uuid.uuid4().hex[:8]}")
+
+    async def unused(job):  # a producer-side registration: enqueue checks the name
+        raise RuntimeError("producer queue ran a job")
+
+    queue.register("noop", handler or unused)
+    return queue
+
+
+async def fill(queue, n: int, batch: int, first_tag: int = 0) -> None:
+    for start in range(0, n, batch):
+        await queue.enqueue_many(
+            [("noop", {"tag": first_tag + i}) for i in range(start, min(start + batch, n))]
+        )
+
+
+# ----------------------------------------------------------------------------- workers
+class WorkerProcess:
+    """``python -m conveyor worker bench_jobs:queue`` in a session of its own."""
+
+    def __init__(self, url: str, queue_name: str, workers: int, sink: Path | None, log: Path):
+        env = dict(os.environ, CONVEYOR_URL=url, BENCH_QUEUE=queue_name, PYTHONUNBUFFERED="1")
+        env.pop("BENCH_SINK", None)
+        if sink is not None:
+            env["BENCH_SINK"] = str(sink)
+        self.log_path = log
+        self._log = log.open("wb")
+        self.spawned = time.time()
+        argv = [
+            sys.executable,
+            "-m",
+            "conveyor",
+            "worker",
+            "bench_jobs:queue",
+            "--concurrency",
+            str(workers),
+            "--log-level",
+            "info",
+        ]
+        self.proc = subprocess.Popen(
+            argv,
+            cwd=HERE,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self.pid = self.proc.pid
+
+    async def ready(self, timeout: float) -> None:
+        """Wait until the worker logged that it serves its queue."""
+
+        def serving() -> bool:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited: {self.log_path.read_text()[-2000:]}")
+            return b" serving " in self.log_path.read_bytes()
+
+        await wait_until(serving, timeout, "worker start")
+
+    def stop(self) -> None:
+        """SIGTERM to its process group (ours), SIGKILL after 5 s."""
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.pid, signal.SIGTERM)
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.pid, signal.SIGKILL)
+                self.proc.wait(5)
+            except ProcessLookupError:
+                pass
+        self._log.close()
+
+    def status(self, field: str) -> float:
+        """A ``/proc/<pid>/status`` figure in MB (VmRSS, VmHWM)."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024 / MB
+        raise KeyError(field)
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def context_switches(self) -> int:
+        total = 0
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            try:
+                text = (task / "status").read_text()
+            except OSError:
+                continue
+            for line in text.splitlines():
+                if "ctxt_switches:" in line:  # voluntary and nonvoluntary
+                    total += int(line.split()[1])
+        return total
+
+
+class Sink:
+    """Reads the ``<tag> <start time>`` lines the worker's jobs append."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.seen: dict[int, float] = {}
+        self.dups = 0
+
+    def poll(self) -> int:
+        if self.path.exists():
+            with self.path.open("rb") as handle:
+                handle.seek(self.offset)
+                data = handle.read()
+            complete = data.rfind(b"\n") + 1
+            self.offset += complete
+            for line in data[:complete].splitlines():
+                tag, started = line.split()
+                if int(tag) in self.seen:
+                    self.dups += 1
+                else:
+                    self.seen[int(tag)] = float(started)
+        return len(self.seen)
+
+    def started(self, tag: int) -> float | None:
+        if tag not in self.seen:
+            self.poll()
+        return self.seen.get(tag)
+
+
+# ----------------------------------------------------------------------------- measures
+class Bench:
+    def __init__(self, args: argparse.Namespace, root: Path) -> None:
+        self.a = args
+        self.root = root
+        self.stores = Stores(args.url, root)
+        self.backlog_url: str | None = None
+        self.backlog_queue = ""
+
+    # -- enqueue ----------------------------------------------------------------------
+
+    def raw_commit(self, url: str) -> float:
+        """Plain sqlite3: conveyor's table and indexes, one autocommit INSERT per job."""
+        path = Path(sqlite_path(url)).with_name("raw.db")
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {sqlite_sync(url)}")
+        conn.executescript(MIGRATIONS[LATEST_VERSION])
+        now = time.time()
+        # the 24 columns of conveyor's INSERT: a pending job, the optional fields empty
+        rows = [
+            (f"{i:026d}", "bench", "noop", b'{"tag":%d}' % i, "pending", 1, 3, 1.0, 30.0, None,
+             now, now, None, 0, *[None] * 9, 0)
+            for i in range(self.a.n)
+        ]  # fmt: skip
+        t0 = time.perf_counter()
+        for row in rows:
+            conn.execute(CONVEYOR_INSERT, row)
+        elapsed = time.perf_counter() - t0
+        conn.close()
+        return self.a.n / elapsed
+
+    async def m_enqueue(self) -> dict[str, float]:
+        url = self.stores.fresh("enqueue")
+        out: dict[str, float] = {}
+        if self.stores.scheme == "sqlite":
+            out["raw_commit"] = await asyncio.to_thread(self.raw_commit, url)
+        async with new_queue(url, self.a.workers) as queue:
+            await queue.enqueue("noop", {"tag": -1})  # warm: statements prepared, file open
+            t0 = time.perf_counter()
+            for i in range(self.a.n):
+                await queue.enqueue("noop", {"tag": i})
+            out["enqueue_one"] = self.a.n / (time.perf_counter() - t0)
+        if "raw_commit" in out:
+            out["enqueue_vs_raw"] = out["enqueue_one"] / out["raw_commit"]
+        self.stores.drop(url)
+        return out
+
+    async def m_concurrent(self) -> dict[str, float]:
+        url = self.stores.fresh("concurrent")
+        producers, n = self.a.producers, self.a.n
+
+        async def produce(queue, first: int) -> None:
+            for i in range(first, n, producers):
+                await queue.enqueue("noop", {"tag": i})
+
+        async with new_queue(url, self.a.workers) as queue:
+            await queue.enqueue("noop", {"tag": -1})
+            t0 = time.perf_counter()
+            await asyncio.gather(*(produce(queue, p) for p in range(producers)))
+            rate = n / (time.perf_counter() - t0)
+        self.stores.drop(url)
+        return {"enqueue_concurrent": rate}
+
+    async def m_bulk(self) -> dict[str, float]:
+        url = self.stores.fresh("bulk")
+        async with new_queue(url, self.a.workers) as queue:
+            await queue.enqueue("noop", {"tag": -1})
+            t0 = time.perf_counter()
+            await fill(queue, self.a.bulk_n, self.a.batch)
+            rate = self.a.bulk_n / (time.perf_counter() - t0)
+        self.stores.drop(url)
+        return {"enqueue_many": rate}
+
+    # -- drain ------------------------------------------------------------------------
+
+    async def m_drain(self) -> dict[str, float]:
+        url, n = self.stores.fresh("drain"), self.a.n
+        starts: list[float] = []
+        tags: set[int] = set()
+        done = asyncio.Event()
+
+        async def noop(job):
+            starts.append(time.time())
+            tags.add(job.payload["tag"])
+            if len(starts) >= n:
+                done.set()
+
+        async with new_queue(url, self.a.workers, noop) as queue:
+            await fill(queue, n, self.a.batch)
+            t_start = time.time()
+            await queue.start()
+            await asyncio.wait_for(done.wait(), self.a.timeout)
+            await queue.stop()
+            stats = await queue.get_stats()
+        self.stores.drop(url)
+        if len(tags) != n or len(starts) != n or stats.completed != n:
+            raise RuntimeError(f"drain: {len(starts)} starts, {len(tags)} tags, {stats}")
+        return {
+            "drain": (n - 1) / (max(starts) - min(starts)),
+            "drain_wall": n / (max(starts) - t_start),
+        }
+
+    async def m_drain_proc(self) -> dict[str, float]:
+        url, n = self.stores.fresh("drain-proc"), self.a.n
+        queue = new_queue(url, self.a.workers)
+        async with queue:
+            await fill(queue, n, self.a.batch)
+        sink = Sink(Path(tempfile.mkstemp(".sink", dir=self.root)[1]))
+        worker = WorkerProcess(url, queue.name, self.a.workers, sink.path, self._log("drain"))
+        try:
+            await wait_until(lambda: sink.poll() >= n, self.a.timeout, "drain-proc")
+            await asyncio.sleep(0.2)
+            sink.poll()
+        finally:
+            worker.stop()
+            self.stores.drop(url)
+        if sink.dups or len(sink.seen) != n:
+            raise RuntimeError(f"drain-proc: {len(sink.seen)} of {n} ran, {sink.dups} dups")
+        times = list(sink.seen.values())
+        return {
+            "drain_proc": (n - 1) / (max(times) - min(times)),
+            "drain_proc_first_s": min(times) - worker.spawned,
+        }
+
+    # -- latency ----------------------------------------------------------------------
+
+    async def probe(self, queue, started: Callable[[int], float | None]):
+        """Warm up, then enqueue --lat-n jobs 10-20 ms apart; return latencies, call times."""
+        for tag in (-1, -2, -3):
+            await queue.enqueue("noop", {"tag": tag})
+            await wait_until(lambda t=tag: started(t) is not None, self.a.timeout, "warm-up")
+        await asyncio.sleep(0.2)
+        rnd = random.Random(7)
+        sent: dict[int, float] = {}
+        calls: list[float] = []
+        for tag in range(self.a.lat_n):
+            t0 = time.time()
+            await queue.enqueue("noop", {"tag": tag})
+            calls.append((time.time() - t0) * 1000)
+            sent[tag] = t0
+            await asyncio.sleep(0.010 + rnd.random() * 0.010)
+        await wait_until(lambda: all(started(t) for t in sent), self.a.timeout, "latency jobs")
+        return [(started(t) - t0) * 1000 for t, t0 in sent.items()], calls  # type: ignore[operator]
+
+    async def m_latency(self) -> dict[str, float]:
+        url = self.stores.fresh("latency")
+        starts: dict[int, float] = {}
+
+        async def noop(job):
+            now = time.time()
+            starts[job.payload["tag"]] = now
+
+        async with new_queue(url, self.a.workers, noop) as queue:
+            await queue.start()
+            lats, calls = await self.probe(queue, starts.get)
+            await queue.stop()
+        self.stores.drop(url)
+        return {
+            "lat_p50": statistics.median(lats),
+            "lat_p99": pct(lats, 99),
+            "lat_call_p50": statistics.median(calls),
+        }
+
+    async def m_latency_proc(self) -> dict[str, float]:
+        url = self.stores.fresh("latency-proc")
+        sink = Sink(Path(tempfile.mkstemp(".sink", dir=self.root)[1]))
+        queue = new_queue(url, self.a.workers)
+        async with queue:
+            worker = WorkerProcess(url, queue.name, self.a.workers, sink.path, self._log("lat"))
+            try:
+                await worker.ready(self.a.timeout)
+                lats, calls = await self.probe(queue, sink.started)
+            finally:
+                worker.stop()
+        self.stores.drop(url)
+        return {
+            "lat_proc_p50": statistics.median(lats),
+            "lat_proc_p99": pct(lats, 99),
+            "lat_proc_call_p50": statistics.median(calls),
+        }
+
+    # -- memory and idle cost -----------------------------------------------------------
+
+    async def build_backlog(self) -> None:
+        """Once per run: --rss-n pending jobs, written at durability=normal for speed."""
+        self.backlog_url = self.stores.fresh("backlog")
+        queue = new_queue(with_durability(self.backlog_url, "normal"), self.a.workers)
+        self.backlog_queue = queue.name
+        t0 = time.perf_counter()
+        async with queue:
+            await fill(queue, self.a.rss_n, self.a.batch)
+        size = await asyncio.to_thread(os.path.getsize, sqlite_path(self.backlog_url))
+        size /= MB
+        print(
+            f"  (setup: {self.a.rss_n:,} jobs enqueued in {time.perf_counter() - t0:.1f} s,"
+            f" file {size:.0f} MB)",
+            flush=True,
+        )
+
+    async def rss_of(self, url: str, queue_name: str) -> tuple[float, float]:
+        worker = WorkerProcess(url, queue_name, self.a.workers, None, self._log("rss"))
+        try:
+            await worker.ready(self.a.timeout)
+            await asyncio.sleep(self.a.rss_wait)
+            return worker.status("VmRSS"), worker.status("VmHWM")
+        finally:
+            worker.stop()
+
+    async def m_rss(self) -> dict[str, float]:
+        if self.backlog_url is None:
+            await self.build_backlog()
+        assert self.backlog_url is not None
+        empty_url = self.stores.fresh("rss-empty")
+        empty, empty_hwm = await self.rss_of(empty_url, self.backlog_queue)
+        full, full_hwm = await self.rss_of(self.backlog_url, self.backlog_queue)
+        self.stores.drop(empty_url)
+        return {
+            "rss_empty": empty,
+            "rss_backlog": full,
+            "rss_growth": full - empty,
+            "hwm_growth": full_hwm - empty_hwm,
+        }
+
+    async def m_idle(self) -> dict[str, float]:
+        url = self.stores.fresh("idle")
+        worker = WorkerProcess(url, "bench-idle", self.a.workers, None, self._log("idle"))
+        try:
+            await worker.ready(self.a.timeout)
+            await asyncio.sleep(1.0)
+            cpu0, ctx0, t0 = worker.cpu_seconds(), worker.context_switches(), time.monotonic()
+            await asyncio.sleep(self.a.idle_s)
+            cpu1, ctx1, t1 = worker.cpu_seconds(), worker.context_switches(), time.monotonic()
+        finally:
+            worker.stop()
+            self.stores.drop(url)
+        return {
+            "idle_cpu": 100 * (cpu1 - cpu0) / (t1 - t0),
+            "idle_wakeups": (ctx1 - ctx0) / (t1 - t0),
+        }
+
+    def _log(self, what: str) -> Path:
+        return Path(tempfile.mkstemp(f".{what}.log", dir=self.root)[1])
+
+    async def run(self, measure: str) -> dict[str, float]:
+        method = getattr(self, "m_" + measure.replace("-", "_"))
+        return await asyncio.wait_for(method(), self.a.timeout * 3)
+
+    async def close(self) -> None:
+        if self.backlog_url is not None:
+            self.stores.drop(self.backlog_url)
+
+
+# ----------------------------------------------------------------------------- report
+def command_for(measure: str | None) -> str:
+    """The command that re-makes one measure (or, with None, this whole run)."""
+    argv, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip:
+            skip = False
+            continue
+        if measure is not None and arg in ("--only", "--json"):
+            skip = True
+            continue
+        if measure is not None and arg.startswith(("--only=", "--json=")):
+            continue
+        argv.append(arg)
+    if measure is not None:
+        argv = ["--only", measure, *argv]
+    python = os.path.relpath(sys.executable)
+    if python.startswith(".."):
+        python = "python"
+    return shlex.join([python, os.path.relpath(__file__), *argv])
+
+
+def fmt(value: float, unit: str) -> str:
+    if unit == "jobs/s" or unit == "1/s":
+        return f"{value:,.0f}"
+    if unit == "ratio":
+        return f"{value:.2f}"
+    return f"{value:.2f}" if abs(value) < 100 else f"{value:.0f}"
+
+
+def summary(results: dict[str, list[float]]) -> list[dict[str, Any]]:
+    rows = []
+    for key, figure in FIGURES.items():
+        values = results.get(key)
+        if not values:
+            continue
+        median = statistics.median(values)
+        target = "" if figure.target is None else f"{figure.target[0]} {figure.target[1]:g}"
+        rows.append(
+            {
+                "figure": key,
+                "what": figure.label,
+                "unit": figure.unit,
+                "median": median,
+                "min": min(values),
+                "max": max(values),
+                "reps": len(values),
+                "target": target,
+                "verdict": figure.verdict(median),
+                "command": command_for(figure.measure),
+            }
+        )
+    return rows
+
+
+def print_summary(rows: list[dict[str, Any]]) -> None:
+    print("\n| figure | median | min-max | reps | target | verdict | command |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        spread = f"{fmt(r['min'], r['unit'])}-{fmt(r['max'], r['unit'])}"
+        print(
+            f"| {r['what']} | {fmt(r['median'], r['unit'])} {r['unit']} | {spread} |"
+            f" {r['reps']} | {r['target']} {r['unit'] if r['target'] else ''} |"
+            f" {r['verdict']} | `{r['command']}` |"
+        )
+
+
+async def main_async(args: argparse.Namespace, measures: list[str], root: Path):
+    bench = Bench(args, root)
+    results: dict[str, list[float]] = {}
+    errors: list[str] = []
+    try:
+        for rep in range(1, args.reps + 1):
+            for measure in measures:
+                try:
+                    figures = await bench.run(measure)
+                except Exception as exc:
+                    errors.append(f"rep {rep} {measure}: {type(exc).__name__}: {exc}")
+                    print(f"[rep {rep}] {measure}: ERROR {errors[-1]}", flush=True)
+                    continue
+                shown = ", ".join(
+                    f"{k} {fmt(v, FIGURES[k].unit)} {FIGURES[k].unit}" for k, v in figures.items()
+                )
+                print(f"[rep {rep}] {measure}: {shown}", flush=True)
+                for key, value in figures.items():
+                    results.setdefault(key, []).append(value)
+    finally:
+        await bench.close()
+    return results, errors
+
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument(
+        "--only",
+        default=",".join(MEASURES),
+        help=f"comma list of measures (default all): {', '.join(MEASURES)}",
+    )
+    ap.add_argument("--reps", type=int, default=3, help="repetitions; the summary gives medians")
+    ap.add_argument(
+        "--n",
+        type=int,
+        default=10_000,
+        help="jobs per enqueue / concurrent / drain run (default 10,000)",
+    )
+    ap.add_argument(
+        "--url",
+        default=DEFAULT_URL,
+        help="store URL; {dir} becomes a fresh temp folder per run"
+        f" (default {DEFAULT_URL}, i.e. durability=full)",
+    )
+    ap.add_argument("--workers", type=int, default=10, help="worker concurrency (default 10)")
+    ap.add_argument("--producers", type=int, default=50, help="concurrent enqueue tasks")
+    ap.add_argument("--bulk-n", type=int, default=100_000, help="jobs in the enqueue_many run")
+    ap.add_argument("--batch", type=int, default=1_000, help="enqueue_many batch size")
+    ap.add_argument("--lat-n", type=int, default=200, help="jobs timed in a latency run")
+    ap.add_argument("--rss-n", type=int, default=1_000_000, help="backlog of the RSS run")
+    ap.add_argument(
+        "--rss-wait", type=float, default=5.0, help="seconds a worker runs before its RSS is read"
+    )
+    ap.add_argument("--idle-s", type=float, default=10.0, help="seconds of idle CPU measured")
+    ap.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        help="bound on every wait (a whole measure: 3x this)",
+    )
+    ap.add_argument("--json", help="also write the raw figures and the summary here")
+    return ap.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    measures = [m for m in args.only.split(",") if m]
+    unknown = set(measures) - set(MEASURES)
+    if unknown:
+        sys.exit(f"unknown measure(s): {sorted(unknown)}; known: {', '.join(MEASURES)}")
+    scheme = urlsplit(args.url).scheme
+    if scheme == "memory":
+        measures = [m for m in measures if m not in CROSS_PROCESS]
+    print(f"command: {command_for(None)}")
+    print(f"conveyor on {args.url}; {args.reps} rep(s) of: {', '.join(measures)}", flush=True)
+    root = Path(tempfile.mkdtemp(prefix="conveyor-bench-"))
+    try:
+        results, errors = asyncio.run(main_async(args, measures, root))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    rows = summary(results)
+    print_summary(rows)
+    for error in errors:
+        print(f"error: {error}")
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {"command": command_for(None), "raw": results, "summary": rows, "errors": errors},
+                indent=1,
+            )
+        )
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
