@@ -23,6 +23,7 @@ from typing import Any
 
 from . import events
 from ._process import run_in_process
+from .clock import to_datetime
 from .errors import (
     ConveyorError,
     JobTimeoutError,
@@ -331,7 +332,11 @@ class Worker:
         job.error, job.traceback = outcome.error, outcome.traceback
         if outcome.status is JobStatus.PENDING:
             job.attempts -= 1
+            log.info("job %s (%s) put back unfinished", job.id, job.name)
             return
+        if outcome.status.is_finished:
+            job.completed_at = to_datetime(self.store.clock.now())
+        _log_outcome(job, outcome)
         name = _EVENT_OF_STATUS[outcome.status]
         if self.emitter.has_listeners(name):
             self.emitter.emit(name, job)
@@ -375,6 +380,20 @@ class Worker:
                 log.warning("requeued %d job(s) of workers that stopped renewing their lease:"
                             " %s", len(recovered), ", ".join(recovered[:10]))  # fmt: skip
             await asyncio.sleep(interval)
+
+
+def _log_outcome(job: Job, outcome: Outcome) -> None:
+    if outcome.status is JobStatus.COMPLETED:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("job %s (%s) completed, attempt %d", job.id, job.name, job.attempts)
+    elif outcome.status is JobStatus.SCHEDULED:
+        log.info("job %s (%s) attempt %d failed, retry in %.3g s: %s",
+                 job.id, job.name, job.attempts, outcome.retry_delay, outcome.error)  # fmt: skip
+    elif outcome.status is JobStatus.FAILED:
+        log.warning("job %s (%s) failed for good after %d attempt(s): %s",
+                    job.id, job.name, job.attempts, outcome.error)  # fmt: skip
+    else:
+        log.info("job %s (%s) cancelled", job.id, job.name)
 
 
 _EVENT_OF_STATUS = {

@@ -1,0 +1,78 @@
+"""Fixtures shared by the unit and conformance suites.
+
+``store_url`` yields every store the conformance suite runs on: ``memory://``, a fresh
+SQLite file in the test's ``tmp_path``, and each URL of ``CONVEYOR_TEST_URLS``
+(comma-separated; e.g. Redis and PostgreSQL servers). Tests isolate themselves by
+giving every queue a unique name (:func:`testkit.unique_name`), so a shared server
+needs no cleaning between tests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conveyor import Queue, create_queue
+from conveyor.stores import Store, mask_url
+from testkit import unique_name
+
+
+def _extra_urls() -> list[str]:
+    raw = os.environ.get("CONVEYOR_TEST_URLS", "")
+    return [url.strip() for url in raw.split(",") if url.strip()]
+
+
+STORE_PARAMS = [
+    pytest.param("memory://", id="memory"),
+    pytest.param("sqlite", id="sqlite"),
+    *(pytest.param(url, id=mask_url(url)) for url in _extra_urls()),
+]
+
+
+@pytest.fixture(params=STORE_PARAMS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of one store under test (a new SQLite file per test)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'x.db'}"
+    return str(request.param)
+
+
+QueueFactory = Callable[..., Queue]
+
+
+@pytest.fixture
+async def make_queue(store_url: str) -> AsyncIterator[QueueFactory]:
+    """Make queues on the store under test; each is stopped and closed at teardown.
+
+    ``make_queue(workers=1, lease=1.0)`` makes a queue with a unique name.
+    ``make_queue(peer=q, ...)`` makes a second queue object on the same store and name
+    as ``q``, as another process would (on a store that cannot be shared between
+    processes, such as ``memory://``, it shares ``q``'s store object).
+    ``make_queue(store=q.store, name=...)`` makes a queue on ``q``'s very store object.
+    """
+    made: list[Queue] = []
+
+    def make(*, peer: Queue | None = None, store: Store | None = None, **options: Any) -> Queue:
+        if peer is not None:
+            options.setdefault("name", peer.name)
+            if not peer.store.capabilities.cross_process:
+                store = peer.store
+        options.setdefault("name", unique_name())
+        if store is not None:
+            queue = Queue(store, **options)
+        else:
+            queue = create_queue(url=store_url, **options)
+        made.append(queue)
+        return queue
+
+    try:
+        yield make
+    finally:
+        for queue in reversed(made):
+            # A test that failed half-way may leave a job running: put it back, bounded.
+            await queue.stop(timeout=2.0)
+            await queue.close()

@@ -1,0 +1,57 @@
+"""Helpers for conveyor's own tests: unique names and condition-waits with deadlines."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from conveyor import Job, JobStatus, Queue
+
+T = TypeVar("T")
+
+
+def unique_name(prefix: str = "t") -> str:
+    """A queue name no other test uses (the conformance stores may be shared)."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+async def eventually(
+    predicate: Callable[[], T | Awaitable[T]],
+    what: str,
+    timeout: float = 5.0,
+    interval: float = 0.005,
+) -> T:
+    """Return ``predicate()``'s first truthy value; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+async def status_of(queue: Queue, job_id: str) -> JobStatus:
+    """The job's stored status (it must exist)."""
+    job = await queue.get_job(job_id)
+    assert job is not None, f"job {job_id} vanished"
+    return job.status
+
+
+async def wait_for_status(
+    queue: Queue, job_id: str, status: JobStatus, timeout: float = 5.0
+) -> Job:
+    """Wait until the stored job has ``status``; return it."""
+
+    async def reached() -> Job | None:
+        job = await queue.get_job(job_id)
+        return job if job is not None and job.status is status else None
+
+    return await eventually(reached, f"job {job_id} to become {status.value}", timeout)
