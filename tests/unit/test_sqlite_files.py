@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import conveyor
 from conveyor import (
     ConfigurationError,
     ConveyorError,
@@ -160,13 +161,17 @@ def test_a_folder_without_write_permission_is_a_configuration_error() -> None:
     # nobody. pytest's tmp_path lives under a folder only root may enter (0700), which
     # nobody cannot reach at all; a root-owned 0755 folder in the system temp dir can be
     # reached but not written.
+    # nobody may not be able to read this checkout (CI clones into a 0700 folder), so
+    # the child imports a copy of the package and runs the base interpreter.
     with tempfile.TemporaryDirectory(prefix="conveyor-readonly-") as folder:
         os.chmod(folder, 0o755)
+        shutil.copytree(Path(conveyor.__file__).parent, Path(folder) / "conveyor")
         database = Path(folder) / "jobs.db"
         result = subprocess.run(
             [SETPRIV, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-             sys.executable, "-c", AS_NOBODY, url_of(database)],
+             os.path.realpath(sys.executable), "-c", AS_NOBODY, url_of(database)],
             capture_output=True, text=True, timeout=60, cwd=folder, check=False,
+            env={"PYTHONPATH": folder, "PATH": os.environ.get("PATH", "")},
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
         assert result.stdout.startswith("ConfigurationError:"), result.stdout + result.stderr

@@ -28,7 +28,7 @@ from ...errors import BackendUnavailableError, ConfigurationError, IncompatibleS
 from ...job import JobStatus, QueueStats
 from ..base import Capabilities, ChangeSignal, JobRecord, Outcome, Renewal
 from . import queries as q
-from ._connection import ConnectionThread, Operation
+from ._connection import ConnectionThread, Operation, is_busy
 from .schema import check_and_migrate
 
 T = TypeVar("T")
@@ -109,18 +109,29 @@ class SQLiteStore:
         )
 
     def _connect(self) -> sqlite3.Connection:
-        try:
-            conn = sqlite3.connect(
-                self.path,
-                timeout=min(self._busy_timeout, 5.0),
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            conn.execute("PRAGMA journal_mode = WAL")
-        except sqlite3.DatabaseError as exc:
-            if "not a database" in str(exc):
-                raise IncompatibleStoreError(f"{self.path} is not a SQLite database") from None
-            raise BackendUnavailableError(f"cannot open {self.path}: {exc}") from None
+        # Switching a new file to WAL needs a lock that the busy handler does not wait
+        # for; several processes opening one new file at once must retry here.
+        deadline = time.monotonic() + self._busy_timeout
+        while True:
+            conn = None
+            try:
+                conn = sqlite3.connect(
+                    self.path,
+                    timeout=min(self._busy_timeout, 5.0),
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+                conn.execute("PRAGMA journal_mode = WAL")
+                break
+            except sqlite3.DatabaseError as exc:
+                if conn is not None:
+                    conn.close()
+                if "not a database" in str(exc):
+                    raise IncompatibleStoreError(f"{self.path} is not a SQLite database") from None
+                busy = isinstance(exc, sqlite3.OperationalError) and is_busy(exc)
+                if not busy or time.monotonic() > deadline:
+                    raise BackendUnavailableError(f"cannot open {self.path}: {exc}") from None
+                time.sleep(0.01)
         conn.execute(f"PRAGMA busy_timeout = {int(min(self._busy_timeout, 5.0) * 1000)}")
         return conn
 
@@ -159,11 +170,13 @@ class SQLiteStore:
             if conn is not None:
                 conn.close()
 
-    async def _write(self, operation: Operation[T], *, durable: bool = True) -> T:
+    async def _write(
+        self, operation: Operation[T], *, durable: bool = True, single_statement: bool = False
+    ) -> T:
         if self._writer is None:
             await self.open()
         assert self._writer is not None
-        return await self._writer.run(operation, durable=durable)
+        return await self._writer.run(operation, durable=durable, single_statement=single_statement)
 
     async def _read(self, operation: Operation[T]) -> T:
         if self._reader is None:
@@ -180,9 +193,12 @@ class SQLiteStore:
         def operation(conn: sqlite3.Connection) -> None:
             # Return nothing: a cursor handed to another thread would reset the
             # writer's cached statement while it may be running the next batch.
-            conn.executemany(q.INSERT, rows)
+            if len(rows) == 1:
+                conn.execute(q.INSERT, rows[0])
+            else:
+                conn.executemany(q.INSERT, rows)
 
-        await self._write(operation)
+        await self._write(operation, single_statement=True)
 
     async def claim(
         self, queues: Sequence[str], limit: int, worker_id: str, lease: float

@@ -34,6 +34,7 @@ _STOP = object()
 class _Request:
     operation: Operation[Any]
     durable: bool
+    single_statement: bool
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
 
@@ -62,11 +63,17 @@ class ConnectionThread:
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 
-    async def run(self, operation: Operation[T], *, durable: bool = False) -> T:
-        """Run ``operation(connection)`` in the thread and return its result."""
+    async def run(
+        self, operation: Operation[T], *, durable: bool = False, single_statement: bool = False
+    ) -> T:
+        """Run ``operation(connection)`` in the thread and return its result.
+
+        ``single_statement`` promises that the operation runs exactly one statement,
+        which is then atomic on its own when no other operation shares its batch.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._requests.put(_Request(operation, durable, loop, future))
+        self._requests.put(_Request(operation, durable, single_statement, loop, future))
         return await future
 
     def stop(self) -> None:
@@ -121,13 +128,33 @@ class ConnectionThread:
             conn.execute(f"PRAGMA synchronous = {sync}")
             self._synchronous = sync
         changes_before = conn.total_changes
-        results = self._commit_batch(conn, requests, isolated=False)
+        if len(requests) == 1 and requests[0].single_statement:
+            results: list[Any] | None = [self._autocommit(conn, requests[0].operation)]
+        else:
+            results = self._commit_batch(conn, requests, isolated=False)
         if results is None:
             results = self._commit_batch(conn, requests, isolated=True) or []
         # Only real writes wake waiters: an empty claim must not wake its own worker.
         if self._on_commit is not None and conn.total_changes != changes_before:
             self._on_commit()
         return results
+
+    def _autocommit(self, conn: sqlite3.Connection, operation: Operation[Any]) -> Any:
+        """Run a one-statement operation alone, without BEGIN and COMMIT around it."""
+        outcome: list[Any] = []
+
+        def attempt() -> None:
+            try:
+                outcome.append(operation(conn))
+            except sqlite3.OperationalError as exc:
+                if is_busy(exc):
+                    raise
+                outcome.append(_as_error(exc))
+            except Exception as exc:
+                outcome.append(_as_error(exc))
+
+        self._retry_busy(attempt)
+        return outcome[0]
 
     def _commit_batch(
         self, conn: sqlite3.Connection, requests: list[_Request], *, isolated: bool
@@ -165,7 +192,7 @@ class ConnectionThread:
                 statement()
                 return
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
+                if not is_busy(exc):
                     raise
                 if time.monotonic() >= deadline:
                     raise BackendUnavailableError(
@@ -179,12 +206,22 @@ class ConnectionThread:
 def _attempt(operation: Operation[Any], conn: sqlite3.Connection) -> Any:
     try:
         return operation(conn)
-    except sqlite3.Error as exc:
-        if "not a database" in str(exc):
-            return IncompatibleStoreError(f"the file is not a SQLite database ({exc})")
-        return BackendUnavailableError(f"SQLite failed: {exc}")
     except Exception as exc:
+        return _as_error(exc)
+
+
+def _as_error(exc: Exception) -> Exception:
+    """Turn a driver error into the ConveyorError a caller should see."""
+    if not isinstance(exc, sqlite3.Error):
         return exc
+    if "not a database" in str(exc):
+        return IncompatibleStoreError(f"the file is not a SQLite database ({exc})")
+    return BackendUnavailableError(f"SQLite failed: {exc}")
+
+
+def is_busy(exc: sqlite3.OperationalError) -> bool:
+    """Tell whether ``exc`` means another connection holds a lock we need."""
+    return "locked" in str(exc) or "busy" in str(exc)
 
 
 def _in_savepoint(operation: Operation[Any], conn: sqlite3.Connection) -> Any:
