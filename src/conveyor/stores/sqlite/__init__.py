@@ -170,13 +170,11 @@ class SQLiteStore:
             if conn is not None:
                 conn.close()
 
-    async def _write(
-        self, operation: Operation[T], *, durable: bool = True, single_statement: bool = False
-    ) -> T:
+    async def _write(self, operation: Operation[T], *, durable: bool = True) -> T:
         if self._writer is None:
             await self.open()
         assert self._writer is not None
-        return await self._writer.run(operation, durable=durable, single_statement=single_statement)
+        return await self._writer.run(operation, durable=durable)
 
     async def _read(self, operation: Operation[T]) -> T:
         if self._reader is None:
@@ -193,12 +191,9 @@ class SQLiteStore:
         def operation(conn: sqlite3.Connection) -> None:
             # Return nothing: a cursor handed to another thread would reset the
             # writer's cached statement while it may be running the next batch.
-            if len(rows) == 1:
-                conn.execute(q.INSERT, rows[0])
-            else:
-                conn.executemany(q.INSERT, rows)
+            conn.executemany(q.INSERT, rows)
 
-        await self._write(operation, single_statement=True)
+        await self._write(operation)
 
     async def claim(
         self, queues: Sequence[str], limit: int, worker_id: str, lease: float

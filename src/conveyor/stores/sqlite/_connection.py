@@ -34,7 +34,6 @@ _STOP = object()
 class _Request:
     operation: Operation[Any]
     durable: bool
-    single_statement: bool
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
 
@@ -63,17 +62,11 @@ class ConnectionThread:
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 
-    async def run(
-        self, operation: Operation[T], *, durable: bool = False, single_statement: bool = False
-    ) -> T:
-        """Run ``operation(connection)`` in the thread and return its result.
-
-        ``single_statement`` promises that the operation runs exactly one statement,
-        which is then atomic on its own when no other operation shares its batch.
-        """
+    async def run(self, operation: Operation[T], *, durable: bool = False) -> T:
+        """Run ``operation(connection)`` in the thread and return its result."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._requests.put(_Request(operation, durable, single_statement, loop, future))
+        self._requests.put(_Request(operation, durable, loop, future))
         return await future
 
     def stop(self) -> None:
@@ -128,33 +121,13 @@ class ConnectionThread:
             conn.execute(f"PRAGMA synchronous = {sync}")
             self._synchronous = sync
         changes_before = conn.total_changes
-        if len(requests) == 1 and requests[0].single_statement:
-            results: list[Any] | None = [self._autocommit(conn, requests[0].operation)]
-        else:
-            results = self._commit_batch(conn, requests, isolated=False)
+        results = self._commit_batch(conn, requests, isolated=False)
         if results is None:
             results = self._commit_batch(conn, requests, isolated=True) or []
         # Only real writes wake waiters: an empty claim must not wake its own worker.
         if self._on_commit is not None and conn.total_changes != changes_before:
             self._on_commit()
         return results
-
-    def _autocommit(self, conn: sqlite3.Connection, operation: Operation[Any]) -> Any:
-        """Run a one-statement operation alone, without BEGIN and COMMIT around it."""
-        outcome: list[Any] = []
-
-        def attempt() -> None:
-            try:
-                outcome.append(operation(conn))
-            except sqlite3.OperationalError as exc:
-                if is_busy(exc):
-                    raise
-                outcome.append(_as_error(exc))
-            except Exception as exc:
-                outcome.append(_as_error(exc))
-
-        self._retry_busy(attempt)
-        return outcome[0]
 
     def _commit_batch(
         self, conn: sqlite3.Connection, requests: list[_Request], *, isolated: bool
