@@ -25,13 +25,17 @@ class Serializer(Protocol):
 
 
 class JSONSerializer:
-    """Strict JSON: no NaN or Infinity, keys must be strings, compact UTF-8."""
+    """Strict JSON, compact UTF-8: no NaN or Infinity either way.
+
+    As in any JSON, dictionary keys that are numbers, booleans or ``None`` come back
+    as strings (``{1: "a"}`` is read back as ``{"1": "a"}``).
+    """
 
     def __init__(self) -> None:
         self._encoder = json.JSONEncoder(
             ensure_ascii=False, allow_nan=False, separators=(",", ":"), check_circular=True
         )
-        self._decoder = json.JSONDecoder()
+        self._decoder = json.JSONDecoder(parse_constant=_refuse_constant)
 
     def dumps(self, value: Any) -> bytes:
         """Encode ``value`` as JSON; anything JSON cannot hold is a clear error."""
@@ -49,6 +53,10 @@ class JSONSerializer:
             return self._decoder.decode(data.decode())
         except (UnicodeDecodeError, ValueError) as exc:
             raise SerializationError(f"stored data is not valid JSON: {exc}") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
 
 
 JSON = JSONSerializer()

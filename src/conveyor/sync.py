@@ -25,6 +25,7 @@ class Portal:
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def call(self, coroutine: Coroutine[Any, Any, R]) -> R:
@@ -39,6 +40,17 @@ class Portal:
             raise ConveyorError("a queue.sync method was called from its own portal loop")
         return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
 
+    def close(self) -> None:
+        """Stop the portal's loop and thread; a later call starts them again."""
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None or thread is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
             if self._loop is None:
@@ -47,16 +59,21 @@ class Portal:
                     target=loop.run_forever, name="conveyor-sync-portal", daemon=True
                 )
                 thread.start()
-                self._loop = loop
+                self._loop, self._thread = loop, thread
             return self._loop
 
 
 def _twin(
     method: Callable[Concatenate[Queue, P], Coroutine[Any, Any, R]],
+    *,
+    closes_portal: bool = False,
 ) -> Callable[Concatenate[SyncQueue, P], R]:
     @wraps(method)
     def twin(self: SyncQueue, *args: P.args, **kwargs: P.kwargs) -> R:
-        return self._portal.call(method(self._queue, *args, **kwargs))
+        result = self._portal.call(method(self._queue, *args, **kwargs))
+        if closes_portal:
+            self._portal.close()
+        return result
 
     twin.__doc__ = f"Blocking twin of :meth:`Queue.{method.__name__}`.\n\n{method.__doc__}"
     return cast("Callable[Concatenate[SyncQueue, P], R]", twin)
@@ -84,4 +101,4 @@ class SyncQueue:
     wait = _twin(Queue.wait)
     start = _twin(Queue.start)
     stop = _twin(Queue.stop)
-    close = _twin(Queue.close)
+    close = _twin(Queue.close, closes_portal=True)

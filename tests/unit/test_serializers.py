@@ -109,3 +109,10 @@ async def test_an_unserialisable_result_fails_the_attempt_clearly() -> None:
     assert job.error.startswith("SerializationError:")
     assert job.result is None
     await queue.close()
+
+
+def test_stored_nan_is_refused_on_read() -> None:
+    from conveyor.serializers import JSON
+
+    with pytest.raises(SerializationError, match="NaN is not valid JSON"):
+        JSON.loads(b'{"x": NaN}')

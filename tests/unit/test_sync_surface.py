@@ -39,3 +39,15 @@ def test_queue_sync_is_one_sync_queue_per_queue() -> None:
     assert isinstance(queue.sync, SyncQueue)
     assert queue.sync is queue.sync
     assert create_queue(url="memory://").sync is not queue.sync
+
+
+def test_sync_close_ends_the_portal_thread() -> None:
+    queue = create_queue(url="memory://")
+    queue.sync.get_stats()
+    thread = queue.sync._portal._thread
+    assert thread is not None
+    assert thread.is_alive()
+    queue.sync.close()
+    assert not thread.is_alive()
+    assert queue.sync.get_stats().total == 0  # usable again: a new portal starts
+    queue.sync.close()
