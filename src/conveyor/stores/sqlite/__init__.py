@@ -28,7 +28,7 @@ from ...errors import BackendUnavailableError, ConfigurationError, IncompatibleS
 from ...job import JobStatus, QueueStats
 from ..base import Capabilities, ChangeSignal, JobRecord, Outcome, Renewal
 from . import queries as q
-from ._connection import ConnectionThread, Operation, is_busy
+from ._connection import BulkInsert, ConnectionThread, Operation, is_busy
 from .schema import check_and_migrate
 
 T = TypeVar("T")
@@ -186,14 +186,9 @@ class SQLiteStore:
 
     async def enqueue(self, records: Sequence[JobRecord]) -> None:
         """Insert ``records`` in one transaction."""
-        rows = [_row(r) for r in records]
-
-        def operation(conn: sqlite3.Connection) -> None:
-            # Return nothing: a cursor handed to another thread would reset the
-            # writer's cached statement while it may be running the next batch.
-            conn.executemany(q.INSERT, rows)
-
-        await self._write(operation)
+        # A BulkInsert returns nothing: a cursor handed to another thread would reset
+        # the writer's cached statement while it may be running the next batch.
+        await self._write(BulkInsert(q.INSERT, [_row(r) for r in records]))
 
     async def claim(
         self, queues: Sequence[str], limit: int, worker_id: str, lease: float

@@ -14,7 +14,7 @@ import sqlite3
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -28,6 +28,21 @@ Opener = Callable[[], sqlite3.Connection]
 
 _MAX_BATCH = 512
 _STOP = object()
+
+
+@dataclass(frozen=True, slots=True)
+class BulkInsert:
+    """An operation that inserts ``rows`` with one statement.
+
+    Neighbouring ``BulkInsert`` operations of one batch with the same ``sql`` run as
+    one ``executemany``: fifty concurrent single-job enqueues cost one statement call.
+    """
+
+    sql: str
+    rows: Sequence[Sequence[object]]
+
+    def __call__(self, conn: sqlite3.Connection) -> None:
+        conn.executemany(self.sql, self.rows)
 
 
 @dataclass(slots=True)
@@ -143,12 +158,12 @@ class ConnectionThread:
                 results = [_in_savepoint(r.operation, conn) for r in requests]
             else:
                 results = []
-                for request in requests:
-                    result = _attempt(request.operation, conn)
+                for group in _merged(requests):
+                    result = _attempt(group, conn)
                     if isinstance(result, BaseException):
                         conn.execute("ROLLBACK")
                         return [result] if len(requests) == 1 else None
-                    results.append(result)
+                    results.extend([result] * group.count)
             self._retry_busy(lambda: conn.execute("COMMIT"))
         except BaseException:
             if conn.in_transaction:
@@ -174,6 +189,43 @@ class ConnectionThread:
                     ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.05)
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """One operation, or several neighbouring ``BulkInsert`` merged into one."""
+
+    operation: Operation[Any]
+    count: int
+
+    def __call__(self, conn: sqlite3.Connection) -> Any:
+        return self.operation(conn)
+
+
+def _merged(requests: list[_Request]) -> list[_Group]:
+    groups: list[_Group] = []
+    run: list[BulkInsert] = []
+
+    def close_run() -> None:
+        if len(run) == 1:
+            groups.append(_Group(run[0], 1))
+        elif run:
+            rows = [row for insert in run for row in insert.rows]
+            groups.append(_Group(BulkInsert(run[0].sql, rows), len(run)))
+        run.clear()
+
+    for request in requests:
+        operation = request.operation
+        if isinstance(operation, BulkInsert) and (not run or run[0].sql == operation.sql):
+            run.append(operation)
+            continue
+        close_run()
+        if isinstance(operation, BulkInsert):
+            run.append(operation)
+        else:
+            groups.append(_Group(operation, 1))
+    close_run()
+    return groups
 
 
 def _attempt(operation: Operation[Any], conn: sqlite3.Connection) -> Any:
