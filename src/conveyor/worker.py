@@ -48,7 +48,6 @@ class _Running:
     record: JobRecord
     task: asyncio.Task[None] | None = None
     cancel_requested: bool = False
-    released: bool = False
     lost: bool = False
     started: float = field(default_factory=time.monotonic)
 
@@ -111,10 +110,8 @@ class Worker:
         tasks = {r.task for r in self._running.values() if r.task is not None}
         if tasks:
             pending = await self._wait_running(tasks, timeout)
-            for running in list(self._running.values()):
-                if running.task in pending:
-                    running.released = True
-                    running.task.cancel()
+            for task in pending:
+                task.cancel()
             if pending:
                 log.warning("stop deadline reached: %d unfinished job(s) put back", len(pending))
                 await asyncio.gather(*pending, return_exceptions=True)
@@ -262,8 +259,6 @@ class Worker:
         if running.cancel_requested:
             return Outcome(job.id, self.worker_id, attempt, JobStatus.CANCELLED,
                            error="cancelled while running")  # fmt: skip
-        if not running.released and not running.lost:
-            running.released = True
         return Outcome(job.id, self.worker_id, attempt, JobStatus.PENDING)
 
     def _failure(self, job: Job, record: JobRecord, exc: BaseException) -> Outcome:

@@ -28,7 +28,7 @@ from ...errors import BackendUnavailableError, ConfigurationError, IncompatibleS
 from ...job import JobStatus, QueueStats
 from ..base import Capabilities, ChangeSignal, JobRecord, Outcome, Renewal
 from . import queries as q
-from ._connection import BulkInsert, ConnectionThread, Operation, is_busy
+from ._connection import BulkInsert, ConnectionThread, Operation, retry_while_busy
 from .schema import check_and_migrate
 
 T = TypeVar("T")
@@ -111,27 +111,26 @@ class SQLiteStore:
     def _connect(self) -> sqlite3.Connection:
         # Switching a new file to WAL needs a lock that the busy handler does not wait
         # for; several processes opening one new file at once must retry here.
-        deadline = time.monotonic() + self._busy_timeout
-        while True:
-            conn = None
+        def open_in_wal_mode() -> sqlite3.Connection:
+            conn = sqlite3.connect(
+                self.path,
+                timeout=min(self._busy_timeout, 5.0),
+                isolation_level=None,
+                check_same_thread=False,
+            )
             try:
-                conn = sqlite3.connect(
-                    self.path,
-                    timeout=min(self._busy_timeout, 5.0),
-                    isolation_level=None,
-                    check_same_thread=False,
-                )
                 conn.execute("PRAGMA journal_mode = WAL")
-                break
-            except sqlite3.DatabaseError as exc:
-                if conn is not None:
-                    conn.close()
-                if "not a database" in str(exc):
-                    raise IncompatibleStoreError(f"{self.path} is not a SQLite database") from None
-                busy = isinstance(exc, sqlite3.OperationalError) and is_busy(exc)
-                if not busy or time.monotonic() > deadline:
-                    raise BackendUnavailableError(f"cannot open {self.path}: {exc}") from None
-                time.sleep(0.01)
+            except BaseException:
+                conn.close()
+                raise
+            return conn
+
+        try:
+            conn = retry_while_busy(open_in_wal_mode, self._busy_timeout, self.path)
+        except sqlite3.DatabaseError as exc:
+            if "not a database" in str(exc):
+                raise IncompatibleStoreError(f"{self.path} is not a SQLite database") from None
+            raise BackendUnavailableError(f"cannot open {self.path}: {exc}") from None
         conn.execute(f"PRAGMA busy_timeout = {int(min(self._busy_timeout, 5.0) * 1000)}")
         return conn
 

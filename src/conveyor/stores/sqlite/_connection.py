@@ -159,7 +159,7 @@ class ConnectionThread:
             else:
                 results = []
                 for group in _merged(requests):
-                    result = _attempt(group, conn)
+                    result = _attempt(group.operation, conn)
                     if isinstance(result, BaseException):
                         conn.execute("ROLLBACK")
                         return [result] if len(requests) == 1 else None
@@ -172,23 +172,25 @@ class ConnectionThread:
         return results
 
     def _retry_busy(self, statement: Callable[[], object]) -> None:
-        """Wait out other processes' write locks, up to the busy timeout."""
-        deadline = time.monotonic() + self._busy_timeout
-        delay = 0.001
-        while True:
-            try:
-                statement()
-                return
-            except sqlite3.OperationalError as exc:
-                if not is_busy(exc):
-                    raise
-                if time.monotonic() >= deadline:
-                    raise BackendUnavailableError(
-                        f"the SQLite database stayed locked by another process for"
-                        f" {self._busy_timeout:g} s"
-                    ) from None
-                time.sleep(delay)
-                delay = min(delay * 2, 0.05)
+        retry_while_busy(statement, self._busy_timeout, "the SQLite database")
+
+
+def retry_while_busy(statement: Callable[[], T], timeout: float, what: str) -> T:
+    """Run ``statement``, waiting out other processes' locks for up to ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while True:
+        try:
+            return statement()
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise BackendUnavailableError(
+                    f"{what} stayed locked by another process for {timeout:g} s"
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,9 +199,6 @@ class _Group:
 
     operation: Operation[Any]
     count: int
-
-    def __call__(self, conn: sqlite3.Connection) -> Any:
-        return self.operation(conn)
 
 
 def _merged(requests: list[_Request]) -> list[_Group]:
