@@ -40,7 +40,7 @@ def main() -> int:
             else:
                 with lock:
                     ids.append(job_id)
-            time.sleep(random.uniform(0, 0.003))
+            time.sleep(random.uniform(0, 0.01))
 
     shares = [count // threads + (1 if i < count % threads else 0) for i in range(threads)]
     workers = [threading.Thread(target=serve_requests, args=(s,)) for s in shares]
