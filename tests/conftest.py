@@ -1,16 +1,16 @@
 """Fixtures shared by the unit and conformance suites.
 
 ``store_url`` yields every store the conformance suite runs on: ``memory://``, a fresh
-SQLite file in the test's ``tmp_path``, and each URL of ``CONVEYOR_TEST_URLS``
-(comma-separated; e.g. Redis and PostgreSQL servers). Tests isolate themselves by
-giving every queue a unique name (:func:`testkit.unique_name`), so a shared server
-needs no cleaning between tests.
+SQLite file in the test's ``tmp_path``, Redis and PostgreSQL (each test under a key
+prefix or schema of its own, removed afterwards: see :mod:`servers`), and each URL of
+``CONVEYOR_TEST_URLS`` (comma-separated). Tests also give every queue a unique name
+(:func:`testkit.unique_name`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import pytest
 
 from conveyor import Queue, create_queue
 from conveyor.stores import Store, mask_url
+from servers import POSTGRES, REDIS, drop_namespace, namespaced, require
 from testkit import unique_name
 
 
@@ -29,16 +30,27 @@ def _extra_urls() -> list[str]:
 STORE_PARAMS = [
     pytest.param("memory://", id="memory"),
     pytest.param("sqlite", id="sqlite"),
+    pytest.param(REDIS, id="redis"),
+    pytest.param(POSTGRES, id="postgres"),
     *(pytest.param(url, id=mask_url(url)) for url in _extra_urls()),
 ]
 
 
 @pytest.fixture(params=STORE_PARAMS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The URL of one store under test (a new SQLite file per test)."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'x.db'}"
-    return str(request.param)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of one store under test (a new SQLite file, prefix or schema per test)."""
+    url = str(request.param)
+    if url == "sqlite":
+        yield f"sqlite:///{tmp_path / 'x.db'}"
+    elif url in (REDIS, POSTGRES):
+        require(url)
+        url = namespaced(url)
+        try:
+            yield url
+        finally:
+            drop_namespace(url)
+    else:
+        yield url
 
 
 QueueFactory = Callable[..., Queue]

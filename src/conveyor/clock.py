@@ -28,6 +28,27 @@ class SystemClock:
         return time.time()
 
 
+class ServerClock:
+    """The machine's clock corrected to a store server's clock (Redis ``TIME``, ``now()``).
+
+    A shared store measures the offset between this machine and its server when it
+    connects (and now and then after), so that due times and lease deadlines computed
+    here agree with the ones the server computes, whatever the skew between machines.
+    """
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        """Seconds to add to this machine's clock to get the server's."""
+
+    def now(self) -> float:
+        """Return the server's time as this machine estimates it."""
+        return time.time() + self.offset
+
+    def calibrate(self, server_time: float, sent: float, received: float) -> None:
+        """Set the offset from a server time read between local ``sent`` and ``received``."""
+        self.offset = server_time - (sent + received) / 2
+
+
 class FrozenClock:
     """A clock that moves only when told to; for tests of delays and retries."""
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from . import events
 from ._codec import Options, build_record, check_name, check_options, check_start_time
 from ._codec import record_to_job as _record_to_job
+from ._remote import RemoteEventBridge
 from .clock import Clock
 from .errors import (
     ConfigurationError,
@@ -64,6 +65,7 @@ class Queue:
         self.serializer = serializer
         self.handlers = HandlerRegistry()
         self.emitter = EventEmitter()
+        self._remote = RemoteEventBridge(self)
         self._worker: Worker | None = None
         self._stopping: Worker | None = None
         self._sync: SyncQueue | None = None
@@ -116,8 +118,12 @@ class Queue:
     # -- events ------------------------------------------------------------------------
 
     def on(self, event: str, callback: Callback) -> Queue:
-        """Call ``callback`` (plain or async) on ``event``, e.g. ``"job:completed"``."""
+        """Call ``callback`` (plain or async) on ``event``, e.g. ``"job:completed"``.
+
+        On Redis and PostgreSQL, job events of every process on the store reach it.
+        """
         self.emitter.on(event, callback)
+        self._remote.listener_added(event)
         return self
 
     def off(self, event: str, callback: Callback | None = None) -> Queue:
@@ -143,6 +149,7 @@ class Queue:
         priority: JobPriority | int | None = None,
         scheduled_at: datetime | float | None = None,
         queue: str | None = None,
+        connection: Any = None,
         **more: Any,
     ) -> str:
         """Add a job; return its id. Options left out come from the handler's defaults.
@@ -150,13 +157,14 @@ class Queue:
         ``max_retries`` (3), ``retry_delay`` (1 s, or a backoff policy), ``timeout`` (30 s;
         ``math.inf`` for none), ``priority`` (NORMAL), ``scheduled_at`` (a timezone-aware
         ``datetime`` or epoch seconds), ``delay`` (seconds from now) and ``queue`` (another
-        named queue on the same store).
+        named queue on the same store). ``connection`` (PostgreSQL): the application's
+        own connection, in an open transaction; the job exists if and only if that
+        transaction commits.
         """
         raw = _given(max_retries=max_retries, retry_delay=retry_delay, timeout=timeout,
                      priority=priority, scheduled_at=scheduled_at, queue=queue, **more)  # fmt: skip
         record = self._build(name, payload, raw, where=f"enqueue of {name!r}")
-        await self.store.enqueue([record])
-        self._announce_added([record])
+        await self._store_new([record], connection)
         return record.id
 
     async def schedule(
@@ -166,17 +174,25 @@ class Queue:
         check_seconds(delay, "delay")
         return await self.enqueue(name, payload, delay=delay, **config)
 
-    async def enqueue_many(self, jobs: Iterable[JobSpec]) -> list[str]:
+    async def enqueue_many(self, jobs: Iterable[JobSpec], *, connection: Any = None) -> list[str]:
         """Add many jobs in one round trip, all or none; return their ids in order.
 
         Each item is ``(name, payload)``, ``(name, payload, options)`` or a mapping
-        ``{"name": ..., "payload": ..., **options}``.
+        ``{"name": ..., "payload": ..., **options}``. ``connection`` as for
+        :meth:`enqueue`.
         """
         records = [self._build_spec(index, spec) for index, spec in enumerate(jobs)]
         if records:
+            await self._store_new(records, connection)
+        return [record.id for record in records]
+
+    async def _store_new(self, records: list[JobRecord], connection: Any) -> None:
+        if connection is None:
             await self.store.enqueue(records)
             self._announce_added(records)
-        return [record.id for record in records]
+        else:
+            # The jobs exist only once the caller commits: job:added comes from the store.
+            await self.store.enqueue(records, connection=connection)
 
     def _build_spec(self, index: int, spec: JobSpec) -> JobRecord:
         if isinstance(spec, Mapping):
@@ -308,6 +324,7 @@ class Queue:
         )
         worker.start()
         self._worker = worker
+        self._remote.bind_running_loop()
         log.info("queue %r started: %d worker slot(s) on %s", self.name, workers, self.url)
         self.emitter.emit(events.QUEUE_STARTED, self)
 
@@ -334,9 +351,11 @@ class Queue:
     async def close(self) -> None:
         """Stop the workers (if running) and release the store's connections."""
         await self.stop()
+        self._remote.close()
         await self.store.close()
 
     async def __aenter__(self) -> Queue:
+        self._remote.bind_running_loop()
         await self.store.open()
         return self
 

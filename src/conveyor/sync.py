@@ -40,6 +40,10 @@ class Portal:
             raise ConveyorError("a queue.sync method was called from its own portal loop")
         return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
 
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """Return the portal's event loop, starting its thread if needed."""
+        return self._ensure_loop()
+
     def close(self) -> None:
         """Stop the portal's loop and thread; a later call starts them again."""
         with self._lock:
@@ -70,9 +74,9 @@ def _twin(
 ) -> Callable[Concatenate[SyncQueue, P], R]:
     @wraps(method)
     def twin(self: SyncQueue, *args: P.args, **kwargs: P.kwargs) -> R:
-        result = self._portal.call(method(self._queue, *args, **kwargs))
+        result = self.portal.call(method(self._queue, *args, **kwargs))
         if closes_portal:
-            self._portal.close()
+            self.portal.close()
         return result
 
     twin.__doc__ = f"Blocking twin of :meth:`Queue.{method.__name__}`.\n\n{method.__doc__}"
@@ -87,7 +91,8 @@ class SyncQueue:
 
     def __init__(self, queue: Queue) -> None:
         self._queue = queue
-        self._portal = Portal()
+        self.portal = Portal()
+        """The thread and loop the twins run on."""
 
     enqueue = _twin(Queue.enqueue)
     schedule = _twin(Queue.schedule)

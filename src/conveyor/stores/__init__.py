@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from urllib.parse import urlsplit, urlunsplit
 
 from ..clock import Clock
@@ -19,7 +20,7 @@ __all__ = [
     "store_from_url",
 ]
 
-_SCHEMES = "memory://, sqlite:///path.db"
+_SCHEMES = "memory://, sqlite:///path.db, redis://host:port/db, postgresql://user@host/db"
 
 
 def mask_url(url: str) -> str:
@@ -45,11 +46,25 @@ def store_from_url(url: str, clock: Clock | None = None) -> Store:
         from .sqlite import SQLiteStore
 
         return SQLiteStore(url, clock)
-    if scheme in ("redis", "rediss", "postgresql", "postgres"):
-        raise ConfigurationError(
-            f"the {scheme}:// store is not available in this version of conveyor"
-            f" ({mask_url(url)}); supported: {_SCHEMES}"
-        )
+    if scheme in ("redis", "rediss"):
+        _need_extra("redis", "redis", url)
+        from .redis import RedisStore
+
+        return RedisStore(url, clock)
+    if scheme in ("postgresql", "postgres"):
+        _need_extra("psycopg", "postgres", url)
+        from .postgres import PostgresStore
+
+        return PostgresStore(url, clock)
     raise ConfigurationError(
         f"unknown store URL scheme {scheme!r} in {mask_url(url)!r}; supported: {_SCHEMES}"
     )
+
+
+def _need_extra(module: str, extra: str, url: str) -> None:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise ConfigurationError(
+            f"{mask_url(url)} needs the {module} package: pip install 'conveyor[{extra}]'"
+        ) from None

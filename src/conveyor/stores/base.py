@@ -10,13 +10,21 @@ Times here are epoch seconds (``float``) read from the store's :class:`Clock`.
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import threading
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from ..clock import Clock
+from ..errors import ConfigurationError
 from ..job import JobStatus, QueueStats
+
+log = logging.getLogger("conveyor.stores")
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -103,6 +111,8 @@ class Store(Protocol):
 
     A missed wake-up costs latency only: waiters always check the store again.
     """
+    remote_events: RemoteEvents
+    """Job events published by other processes (only when ``cross_process_events``)."""
 
     async def open(self) -> None:
         """Connect (or create the file) and migrate the schema; idempotent."""
@@ -112,8 +122,13 @@ class Store(Protocol):
         """Release connections and threads; the store can be opened again."""
         ...
 
-    async def enqueue(self, records: Sequence[JobRecord]) -> None:
-        """Store new jobs, all or none."""
+    async def enqueue(self, records: Sequence[JobRecord], connection: Any = None) -> None:
+        """Store new jobs, all or none.
+
+        With ``connection`` (only where ``capabilities.transactional_enqueue``), insert
+        them through the application's own database connection, inside its open
+        transaction: they exist if and only if that transaction commits.
+        """
         ...
 
     async def claim(
@@ -247,3 +262,125 @@ class ChangeSignal:
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreEvent:
+    """One job lifecycle event as a shared store publishes it to every process.
+
+    ``event`` is a public event name (``job:completed``...) or an internal one that
+    only wakes workers (``job:released``, ``job:recovered``, ``job:requeued``).
+    """
+
+    event: str
+    job_id: str
+    queue: str
+
+
+def encode_events(origin: str, events: Iterable[StoreEvent]) -> str:
+    """Encode a batch of events for a pub/sub message: compact JSON.
+
+    ``{"o": origin, "e": [[event, job_id, queue], ...]}`` -- Lua scripts build the same
+    shape with ``cjson.encode``.
+    """
+    batch = [[event.event, event.job_id, event.queue] for event in events]
+    return json.dumps({"o": origin, "e": batch}, separators=(",", ":"))
+
+
+def decode_events(message: str | bytes) -> tuple[str, list[StoreEvent]]:
+    """Decode a message made by :func:`encode_events`; raise ``ValueError`` if malformed."""
+    try:
+        data = json.loads(message)
+        origin = data["o"]
+        batch = [StoreEvent(str(e), str(j), str(q)) for e, j, q in data["e"]]
+    except (TypeError, KeyError, ValueError) as exc:
+        raise ValueError(f"not a conveyor event message: {message!r:.200}") from exc
+    if not isinstance(origin, str):
+        raise ValueError(f"not a conveyor event message: {message!r:.200}")
+    return origin, batch
+
+
+RemoteListener = Callable[[StoreEvent], None]
+
+
+class RemoteEvents:
+    """Hands job events published by *other* processes to this process's listeners.
+
+    A store with ``cross_process_events`` tags what it publishes with :attr:`origin`
+    and calls :meth:`deliver` for every message it receives, from whatever thread its
+    subscription runs on; messages of its own origin are dropped here (this process
+    already emitted them). Listeners are called on that thread and must hand work to
+    their own event loop themselves. A listener that raises is logged.
+    """
+
+    def __init__(self) -> None:
+        self.origin = uuid.uuid4().hex[:16]
+        self._lock = threading.Lock()
+        self._listeners: list[RemoteListener] = []
+
+    @property
+    def has_listeners(self) -> bool:
+        """True while anybody listens."""
+        return bool(self._listeners)
+
+    def subscribe(self, listener: RemoteListener) -> None:
+        """Call ``listener(event)`` for every event another process publishes."""
+        with self._lock:
+            self._listeners = [*self._listeners, listener]
+
+    def unsubscribe(self, listener: RemoteListener) -> None:
+        """Stop calling ``listener``."""
+        with self._lock:
+            self._listeners = [known for known in self._listeners if known != listener]
+
+    def deliver(self, origin: str, events: Iterable[StoreEvent]) -> None:
+        """Pass events from ``origin`` to the listeners, unless they are this process's."""
+        if origin == self.origin:
+            return
+        listeners = self._listeners
+        if not listeners:
+            return
+        for event in events:
+            for listener in listeners:
+                try:
+                    listener(event)
+                except Exception:
+                    log.exception("remote event listener %r failed on %s", listener, event)
+
+
+class PerLoop(Generic[T]):
+    """One resource (a client, a pool) per event loop, made on first use in that loop.
+
+    asyncio drivers bind connections to the loop that made them, while a queue is used
+    from the application's loop and from the sync twins' portal loop at once.
+    """
+
+    def __init__(self, make: Callable[[], T]) -> None:
+        self._make = make
+        self._lock = threading.Lock()
+        self._by_loop: dict[asyncio.AbstractEventLoop, T] = {}
+
+    def get(self) -> T:
+        """Return the running loop's resource, making it if needed."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            resource = self._by_loop.get(loop)
+            if resource is None:
+                resource = self._by_loop[loop] = self._make()
+            return resource
+
+    def take_all(self) -> list[tuple[asyncio.AbstractEventLoop, T]]:
+        """Remove and return every resource with its loop (to close them)."""
+        with self._lock:
+            taken = list(self._by_loop.items())
+            self._by_loop.clear()
+        return taken
+
+
+def refuse_connection(connection: object, url: str) -> None:
+    """Raise if ``enqueue(..., connection=...)`` is asked of a store that cannot do it."""
+    if connection is not None:
+        raise ConfigurationError(
+            f"enqueue(connection=...) needs a store with transactional enqueue"
+            f" (PostgreSQL); {url} has none"
+        )

@@ -15,7 +15,15 @@ from collections.abc import Sequence
 
 from ..clock import Clock, SystemClock
 from ..job import JobStatus, QueueStats
-from .base import Capabilities, ChangeSignal, JobRecord, Outcome, Renewal
+from .base import (
+    Capabilities,
+    ChangeSignal,
+    JobRecord,
+    Outcome,
+    RemoteEvents,
+    Renewal,
+    refuse_connection,
+)
 
 _WAITING = (JobStatus.PENDING, JobStatus.SCHEDULED)
 
@@ -29,6 +37,7 @@ class MemoryStore:
         self.url = url
         self.clock: Clock = clock or SystemClock()
         self.changes = ChangeSignal()
+        self.remote_events = RemoteEvents()
         self._lock = threading.Lock()
         self._jobs: dict[str, JobRecord] = {}
         self._ready: dict[str, list[tuple[int, float, str]]] = defaultdict(list)
@@ -40,8 +49,9 @@ class MemoryStore:
     async def close(self) -> None:
         """Nothing to close; the jobs stay for as long as the object lives."""
 
-    async def enqueue(self, records: Sequence[JobRecord]) -> None:
+    async def enqueue(self, records: Sequence[JobRecord], connection: object = None) -> None:
         """Store copies of ``records``."""
+        refuse_connection(connection, self.url)
         with self._lock:
             for record in records:
                 self._jobs[record.id] = dataclasses.replace(record)

@@ -33,6 +33,14 @@ def _touch(name: str) -> None:
     (_markers() / name).write_text(f"{os.getpid()}\n")
 
 
+def _append(path: str, line: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
 @queue.handler("hold", max_retries=3, retry_delay=0.1, timeout=120)
 async def hold(job: Job) -> dict[str, Any]:
     """Mark the start, run until ``seconds`` pass or the ``release`` file exists, mark the end.
@@ -59,9 +67,18 @@ async def record(job: Job) -> None:
     start = time.monotonic()
     await asyncio.sleep(random.uniform(0, float(job.payload.get("max_sleep", 0.002))))
     end = time.monotonic()
-    line = f"{job.id} {os.getpid()} {start:.6f} {end:.6f} {job.attempts}\n".encode()
-    fd = os.open(os.environ["IT_LEDGER"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line)
-    finally:
-        os.close(fd)
+    _append(
+        os.environ["IT_LEDGER"], f"{job.id} {os.getpid()} {start:.6f} {end:.6f} {job.attempts}\n"
+    )
+
+
+@queue.handler("chaos", max_retries=10, retry_delay=0.1, timeout=60)
+async def chaos(job: Job) -> None:
+    """Append ``start id pid attempt`` to the ledger, sleep a little, append ``end ...``.
+
+    A run cut short by SIGKILL leaves a start line without its end line.
+    """
+    ledger = os.environ["IT_LEDGER"]
+    _append(ledger, f"start {job.id} {os.getpid()} {job.attempts}\n")
+    await asyncio.sleep(random.uniform(0, float(job.payload.get("max_sleep", 0.05))))
+    _append(ledger, f"end {job.id} {os.getpid()} {job.attempts}\n")

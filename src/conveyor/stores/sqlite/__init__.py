@@ -26,7 +26,15 @@ from urllib.parse import parse_qs, urlsplit
 from ...clock import Clock, SystemClock
 from ...errors import BackendUnavailableError, ConfigurationError, IncompatibleStoreError
 from ...job import JobStatus, QueueStats
-from ..base import Capabilities, ChangeSignal, JobRecord, Outcome, Renewal
+from ..base import (
+    Capabilities,
+    ChangeSignal,
+    JobRecord,
+    Outcome,
+    RemoteEvents,
+    Renewal,
+    refuse_connection,
+)
 from . import queries as q
 from ._connection import BulkInsert, ConnectionThread, Operation, retry_while_busy
 from .schema import check_and_migrate
@@ -55,6 +63,7 @@ class SQLiteStore:
         self.url = url
         self.clock: Clock = clock or SystemClock()
         self.changes = ChangeSignal()
+        self.remote_events = RemoteEvents()
         self.changes.on_first_waiter = threading.Event()
         self.path, self._durable_sync, self._busy_timeout = _parse_url(url)
         _check_path(self.path)
@@ -183,8 +192,9 @@ class SQLiteStore:
 
     # -- jobs --------------------------------------------------------------------------
 
-    async def enqueue(self, records: Sequence[JobRecord]) -> None:
+    async def enqueue(self, records: Sequence[JobRecord], connection: object = None) -> None:
         """Insert ``records`` in one transaction."""
+        refuse_connection(connection, self.url)
         # A BulkInsert returns nothing: a cursor handed to another thread would reset
         # the writer's cached statement while it may be running the next batch.
         await self._write(BulkInsert(q.INSERT, [_row(r) for r in records]))

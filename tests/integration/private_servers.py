@@ -1,0 +1,127 @@
+"""Redis and PostgreSQL servers of a test's own, in its ``tmp_path``, to stop and restart.
+
+Outage tests stop the store server mid-run. They never touch the shared servers other
+tests use: each starts a private one on a free loopback port, with its data in the
+test's folder (Redis with an append-only file fsynced on every write, so a restart
+keeps the jobs, as a production Redis for a job queue must be configured).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from it_support import wait_for
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _answers(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+        return True
+    return False
+
+
+class PrivateRedis:
+    """``redis-server`` on a free port with AOF persistence in ``folder``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        argv = [
+            shutil.which("redis-server") or "redis-server",
+            "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
+            "--appendonly", "yes", "--appendfsync", "always", "--save", "",
+            "--logfile", str(self.folder / "redis.log"),
+        ]  # fmt: skip
+        self._process = subprocess.Popen(argv)
+        wait_for(lambda: _answers(self.port), 15, f"redis-server on port {self.port}")
+
+    def stop(self) -> None:
+        """Shut the server down (SIGTERM: it flushes its append-only file and exits)."""
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(15)
+            self._process = None
+
+    def __enter__(self) -> PrivateRedis:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait(15)
+            self._process = None
+
+
+def _postgres_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found[-1] if found else shutil.which(name) or name
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of its own (``initdb``) in ``folder``, on a free port.
+
+    PostgreSQL refuses to run as root: as root, the server runs as the ``postgres``
+    user (``setpriv``), which owns the folder.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.data = folder / "data"
+        self.port = free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self._as_owner: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(folder, "postgres", "postgres")
+            self._as_owner = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups"]
+
+    def _run(self, name: str, *args: str) -> None:
+        subprocess.run(
+            [*self._as_owner, _postgres_bin(name), *args],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            cwd=self.folder,
+        )
+
+    def start(self) -> None:
+        if not self.data.exists():
+            self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
+        self._run("pg_ctl", "-D", str(self.data), "-o", options,
+                  "-l", str(self.folder / "postgres.log"), "-w", "start")  # fmt: skip
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server; ``immediate`` is a crash (recovery from WAL on start)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def __enter__(self) -> PrivatePostgres:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop("immediate")
+
+
+def pause(seconds: float) -> None:
+    """Let an outage last ``seconds`` (the one place an outage test sleeps on purpose)."""
+    time.sleep(seconds)

@@ -1,0 +1,153 @@
+"""Crashes and outages on every shared store: SIGKILLed workers, restarted servers.
+
+- Three ``conveyor worker`` processes drain 2,000 jobs while one of them is SIGKILLed
+  every second, six times (each replaced by a new one): every job completes, and the
+  only jobs that ran twice are ones a killed worker was running.
+- The store server stops mid-run and comes back (a private Redis with an append-only
+  file; a private PostgreSQL cluster, crashed with ``pg_ctl stop -m immediate``): the
+  workers log the outage, reconnect with backoff and finish the backlog, losing nothing.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from it_support import Child, Processes, wait_for
+from private_servers import PrivatePostgres, PrivateRedis, pause
+
+from conveyor import BackendUnavailableError, JobStatus, Queue, create_queue
+from servers import POSTGRES, REDIS, drop_namespace, namespaced, require
+
+pytestmark = pytest.mark.slow
+
+JOBS = 2_000
+KILLS = 6
+
+
+@pytest.fixture(params=["sqlite", "redis", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The shared store under test: a SQLite file, or a namespace on Redis/PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'jobs.db'}"
+        return
+    server = REDIS if request.param == "redis" else POSTGRES
+    require(server)
+    url = namespaced(server)
+    try:
+        yield url
+    finally:
+        drop_namespace(url)
+
+
+def read_runs(path: Path) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+    """The ``chaos`` ledger: the pids that started, and that ended, each job."""
+    starts: dict[str, list[int]] = defaultdict(list)
+    ends: dict[str, list[int]] = defaultdict(list)
+    for line in path.read_text().splitlines():
+        kind, job_id, pid, _attempt = line.split()
+        (starts if kind == "start" else ends)[job_id].append(int(pid))
+    return starts, ends
+
+
+def test_workers_killed_every_second_lose_no_job(
+    procs: Processes, queue: Queue, tmp_path: Path
+) -> None:
+    def start_worker(n: int) -> Child:
+        return procs.worker(f"worker{n}", "--concurrency", "4", IT_LEASE="2")
+
+    workers = [start_worker(n) for n in range(3)]
+    ids = queue.sync.enqueue_many([("chaos", {"max_sleep": 0.05})] * JOBS)
+    ledger = tmp_path / "ledger.txt"
+    wait_for(ledger.exists, 15, "the first job to start")
+
+    killed: set[int] = set()
+    for kill in range(KILLS):
+        time.sleep(1.0)
+        victim = workers.pop(0)
+        victim.signal(signal.SIGKILL)
+        victim.wait(10)
+        killed.add(victim.pid)
+        workers.append(start_worker(3 + kill))
+
+    wait_for(lambda: queue.sync.get_stats().completed == JOBS, 90, f"{JOBS} jobs to complete")
+    stats = queue.sync.get_stats()
+    assert (stats.completed, stats.total) == (JOBS, JOBS), stats
+
+    starts, ends = read_runs(ledger)
+    assert set(ends) == set(ids), f"jobs that never finished a run: {set(ids) - set(ends)}"
+    twice = {job_id: pids for job_id, pids in starts.items() if len(pids) > 1}
+    for job_id, pids in twice.items():
+        # Every run but the last was cut short by a SIGKILL (or finished unsettled).
+        assert set(pids[:-1]) <= killed, f"job {job_id} ran again after a live worker: {pids}"
+    assert len(twice) <= KILLS * 4, f"{len(twice)} jobs ran twice, more than were in flight"
+    assert killed, "no worker was killed"
+    for worker in workers:
+        worker.signal(signal.SIGTERM)
+    for worker in workers:
+        assert worker.wait(15) == 0, worker.log()
+
+
+def _drain_through_an_outage(
+    procs: Processes, tmp_path: Path, stop: Callable[[], None], start: Callable[[], None]
+) -> None:
+    count = 600
+    queue = create_queue(url=procs.url)
+    try:
+        workers = [procs.worker(f"worker{n}", "--concurrency", "4") for n in range(2)]
+        ids = queue.sync.enqueue_many([("chaos", {"max_sleep": 0.05})] * count)
+        ledger = tmp_path / "ledger.txt"
+        wait_for(
+            lambda: ledger.exists() and len(ledger.read_text().splitlines()) > 100,
+            20,
+            "the workers to be busy",
+        )
+        stop()
+        with pytest.raises(BackendUnavailableError):
+            queue.sync.enqueue("chaos", {})
+        pause(2.0)
+        start()
+
+        wait_for(lambda: queue.sync.get_stats().completed == count, 60, "the backlog to drain")
+        starts, ends = read_runs(ledger)
+        assert set(ends) == set(ids)
+        assert all(len(pids) == 1 for pids in starts.values()), "a job ran twice"
+        for worker in workers:
+            assert worker.alive(), worker.log()
+            assert "store unavailable" in worker.log(), worker.log()
+            worker.signal(signal.SIGTERM)
+        for worker in workers:
+            assert worker.wait(15) == 0, worker.log()
+        assert all(queue.sync.get_job(i).status is JobStatus.COMPLETED for i in ids[:20])
+    finally:
+        queue.sync.close()
+
+
+def test_a_redis_restart_mid_run_loses_nothing(tmp_path: Path) -> None:
+    with PrivateRedis(tmp_path / "redis") as server:
+        procs = Processes(tmp_path, server.url)
+        try:
+            _drain_through_an_outage(procs, tmp_path, server.stop, server.start)
+        except BaseException:
+            procs.dump_logs()
+            raise
+        finally:
+            procs.cleanup()
+
+
+def test_a_postgres_crash_and_restart_mid_run_loses_nothing(tmp_path: Path) -> None:
+    with PrivatePostgres(tmp_path / "postgres") as server:
+        procs = Processes(tmp_path, server.url)
+        try:
+            _drain_through_an_outage(
+                procs, tmp_path, lambda: server.stop("immediate"), server.start
+            )
+        except BaseException:
+            procs.dump_logs()
+            raise
+        finally:
+            procs.cleanup()
