@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from it_support import ROOT, Processes, wait_for
 
 from conveyor import Queue
+from servers import POSTGRES, drop_namespace, namespaced, require
 
 EXAMPLES = ROOT / "examples"
 
@@ -177,3 +178,27 @@ def test_api_runs_under_uvicorn(procs: Processes, tmp_path: Path, db_url: str) -
     # uvicorn shuts down gracefully, then re-raises the signal (exit -15) on purpose.
     assert server.wait(15) in (0, -signal.SIGTERM), server.log()
     assert "Application shutdown complete" in server.log()
+
+
+def test_transactional_enqueue_keeps_only_the_committed_job(
+    procs: Processes, tmp_path: Path
+) -> None:
+    require(POSTGRES)
+    url = namespaced(POSTGRES)
+    try:
+        result = subprocess.run(
+            [sys.executable, str(EXAMPLES / "transactional_enqueue.py")],
+            env=procs.env(CONVEYOR_URL=url, EXAMPLE_SCHEMA_SUFFIX=tmp_path.name[-20:].lower()),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    finally:
+        drop_namespace(url)
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "order for bob@example.com rolled back (payment declined)" in out, out
+    assert re.search(r"job \S+: completed: receipt for order \d+ sent to ada@example.com", out), out
+    assert "jobs in the queue: 1 (completed=1)" in out, out
