@@ -1,4 +1,4 @@
-"""The ``conveyor`` command: ``conveyor worker``, ``conveyor demo``, ``conveyor --version``."""
+"""The ``conveyor`` command: ``worker``, ``demo``, ``migrate``, ``--version``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import click
 from ._version import __version__
 from .errors import ConveyorError
 from .queue import Queue
+from .stores import Store
 
 log = logging.getLogger("conveyor.cli")
 
@@ -131,6 +132,37 @@ def demo(url: str | None, jobs: int) -> None:
         asyncio.run(run_demo(url, jobs))
     except ConveyorError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@cli.command()
+@click.argument("url", envvar="CONVEYOR_URL")
+def migrate(url: str) -> None:
+    """Create or upgrade the store's schema at URL (default: CONVEYOR_URL), then exit.
+
+    For PostgreSQL stores opened with ?migrate=false: run it once per release, before
+    the new code starts. SQLite files are migrated when opened; this opens one.
+    """
+    from .stores import mask_url, store_from_url
+
+    try:
+        if url.split(":", 1)[0].lower() in ("postgresql", "postgres"):
+            from .stores.postgres import migrate as migrate_postgres
+
+            applied = migrate_postgres(url)
+            for migration in applied:
+                click.echo(f"applied {migration.version:04d}_{migration.name}")
+            if not applied:
+                click.echo("nothing to apply")
+        else:
+            asyncio.run(_open_and_close(store_from_url(url)))
+    except ConveyorError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{mask_url(url)}: schema up to date")
+
+
+async def _open_and_close(store: Store) -> None:
+    await store.open()
+    await store.close()
 
 
 def _configure_logging(level: str) -> None:

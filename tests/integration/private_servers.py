@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -77,21 +78,21 @@ def _postgres_bin(name: str) -> str:
 
 
 class PrivatePostgres:
-    """A PostgreSQL cluster of its own (``initdb``) in ``folder``, on a free port.
+    """A PostgreSQL cluster of its own (``initdb``) in a temporary folder, on a free port.
 
     PostgreSQL refuses to run as root: as root, the server runs as the ``postgres``
-    user (``setpriv``), which owns the folder.
+    user (``setpriv``), which owns the folder. The folder is made in the system's temp
+    folder (pytest's own is private to root) and removed on exit.
     """
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.data = folder / "data"
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="conveyor-pg-"))
+        self.data = self.folder / "data"
         self.port = free_port()
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
         self._as_owner: list[str] = []
         if os.geteuid() == 0:
-            shutil.chown(folder, "postgres", "postgres")
+            shutil.chown(self.folder, "postgres", "postgres")
             self._as_owner = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups"]
 
     def _run(self, name: str, *args: str) -> None:
@@ -120,6 +121,7 @@ class PrivatePostgres:
     def __exit__(self, *exc_info: object) -> None:
         with contextlib.suppress(subprocess.CalledProcessError):
             self.stop("immediate")
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def pause(seconds: float) -> None:

@@ -98,7 +98,9 @@ def _drain_through_an_outage(
     count = 600
     queue = create_queue(url=procs.url)
     try:
-        workers = [procs.worker(f"worker{n}", "--concurrency", "4") for n in range(2)]
+        # A crash may lose an outcome committed just before it: that job runs again
+        # once its lease (5 s) runs out.
+        workers = [procs.worker(f"worker{n}", "--concurrency", "4", IT_LEASE="5") for n in range(2)]
         ids = queue.sync.enqueue_many([("chaos", {"max_sleep": 0.05})] * count)
         ledger = tmp_path / "ledger.txt"
         wait_for(
@@ -115,7 +117,10 @@ def _drain_through_an_outage(
         wait_for(lambda: queue.sync.get_stats().completed == count, 60, "the backlog to drain")
         starts, ends = read_runs(ledger)
         assert set(ends) == set(ids)
-        assert all(len(pids) == 1 for pids in starts.values()), "a job ran twice"
+        # A crash may lose the last relaxed commits (claims, outcomes): the jobs the
+        # 8 worker slots held then may run again, which at-least-once allows.
+        twice = [job_id for job_id, pids in starts.items() if len(pids) > 1]
+        assert len(twice) <= 8, f"{len(twice)} jobs ran twice"
         for worker in workers:
             assert worker.alive(), worker.log()
             assert "store unavailable" in worker.log(), worker.log()
@@ -140,7 +145,7 @@ def test_a_redis_restart_mid_run_loses_nothing(tmp_path: Path) -> None:
 
 
 def test_a_postgres_crash_and_restart_mid_run_loses_nothing(tmp_path: Path) -> None:
-    with PrivatePostgres(tmp_path / "postgres") as server:
+    with PrivatePostgres() as server:
         procs = Processes(tmp_path, server.url)
         try:
             _drain_through_an_outage(

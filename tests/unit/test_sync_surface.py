@@ -44,7 +44,7 @@ def test_queue_sync_is_one_sync_queue_per_queue() -> None:
 def test_sync_close_ends_the_portal_thread() -> None:
     queue = create_queue(url="memory://")
     queue.sync.get_stats()
-    thread = queue.sync._portal._thread
+    thread = queue.sync.portal._thread
     assert thread is not None
     assert thread.is_alive()
     queue.sync.close()

@@ -302,6 +302,10 @@ def decode_events(message: str | bytes) -> tuple[str, list[StoreEvent]]:
 
 RemoteListener = Callable[[StoreEvent], None]
 
+ANONYMOUS_ORIGIN = ""
+"""The origin of events no store object published itself (a transactional enqueue,
+committed by the application): every process, this one included, receives them."""
+
 
 class RemoteEvents:
     """Hands job events published by *other* processes to this process's listeners.

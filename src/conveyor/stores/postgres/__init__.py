@@ -1,0 +1,287 @@
+"""``postgresql://user:pass@host:port/db?schema=conveyor``: a store shared by many machines.
+
+Everything lives in one schema of its own (default ``conveyor``): the ``jobs`` table,
+its partial indexes, the ``migrations`` log and the ``publish`` function. conveyor
+creates and upgrades the schema itself on open (versioned migrations under an advisory
+lock, see :mod:`.schema`), or, with ``?migrate=false``, refuses a schema that is missing
+or older than it needs: such deployments run ``conveyor migrate URL`` (or
+:func:`migrate`) once per release instead. A schema newer than this conveyor is refused
+with :class:`~conveyor.errors.SchemaVersionError`.
+
+Each transition is one statement of ``queries.sql``, prepared once per connection:
+claims lock rows ``FOR UPDATE SKIP LOCKED`` in batches, outcomes are settled in
+batches, and the server's ``now()`` decides what is due and when leases end
+(:attr:`PostgresStore.clock` is that clock as this machine estimates it). Every
+transition publishes its job events with ``NOTIFY <schema>_events`` in its own
+transaction; a listener thread turns them into wake-ups (:attr:`~PostgresStore.changes`)
+and into :attr:`~PostgresStore.remote_events`.
+
+``enqueue(records, connection=conn)`` inserts through the application's own psycopg
+connection (``Connection`` or ``AsyncConnection``), inside its open transaction: the jobs
+exist, and their ``job:added`` is delivered, if and only if that transaction commits.
+
+URL options: ``schema`` (default ``conveyor``), ``migrate`` (``true``/``false``, default
+true) and ``pool_size`` (connections per event loop, default 10); any other query
+parameter goes to libpq (``sslmode``, ``connect_timeout`` (default 5), ...).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+
+from ... import events
+from ...clock import Clock, ServerClock
+from ...errors import ConfigurationError, ConveyorError
+from ...job import JobStatus, QueueStats
+from ..base import (
+    ANONYMOUS_ORIGIN,
+    Capabilities,
+    ChangeSignal,
+    JobRecord,
+    Outcome,
+    PerLoop,
+    RemoteEvents,
+    Renewal,
+    decode_events,
+)
+from . import queries
+from ._coalesce import Coalescer
+from ._codec import Params, outcome_params, record_params, to_record
+from ._listener import Listener
+from ._pools import LoopPools
+from ._url import parse_url
+from .schema import Migration, migrate
+
+__all__ = ["Migration", "PostgresStore", "migrate"]
+
+log = logging.getLogger("conveyor.stores.postgres")
+
+# Events that wake nobody: they neither make work ready nor finish a job.
+_QUIET = frozenset({events.JOB_STARTED, events.JOB_PROGRESS})
+
+
+class PostgresStore:
+    """The PostgreSQL store; see the module docstring."""
+
+    capabilities = Capabilities(
+        cross_process=True, cross_process_events=True, transactional_enqueue=True
+    )
+
+    def __init__(self, url: str, clock: Clock | None = None) -> None:
+        self._settings = parse_url(url)
+        self.url = self._settings.masked
+        server_clock = ServerClock()
+        self._server_clock = server_clock if clock is None else None
+        """Calibrated by the listener; ``None`` when a clock was given."""
+        self.clock: Clock = clock or server_clock
+        self.changes = ChangeSignal()
+        self.remote_events = RemoteEvents()
+        self._q = queries.for_schema(self._settings.schema)
+        self._publish = {"channel": self._settings.channel, "origin": self.remote_events.origin}
+        self._pools = LoopPools(self._settings)
+        self._settlers: PerLoop[Coalescer[Outcome, bool]] = PerLoop(
+            lambda: Coalescer(self._settle_batch)
+        )
+        self._lock = threading.Lock()
+        self._listener: Listener | None = None
+        self._opened = False
+
+    def __repr__(self) -> str:
+        return f"<PostgresStore {self.url}>"
+
+    # -- life cycle --------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect, migrate (or check) the schema and start listening; idempotent."""
+        if self._opened:
+            return
+        with self._lock:
+            listener = self._listener
+            if listener is None:
+                listener = self._listener = Listener(
+                    self._settings,
+                    clock=self._server_clock,
+                    on_message=self._on_message,
+                    on_reconnect=self.changes.fire,
+                )
+        try:
+            await asyncio.wrap_future(listener.ready)
+        except ConveyorError:
+            with self._lock:
+                failed = self._listener is listener
+                if failed:
+                    self._listener = None
+            if failed:
+                await asyncio.to_thread(listener.stop)
+            raise
+        self._opened = True
+
+    async def close(self) -> None:
+        """Stop listening and close every connection; the store can be opened again."""
+        with self._lock:
+            listener, self._listener = self._listener, None
+            self._opened = False
+        if listener is not None:
+            await asyncio.to_thread(listener.stop)
+        self._settlers.take_all()
+        await self._pools.close()
+
+    def _on_message(self, payload: str) -> None:
+        """Wake waiters and pass on other processes' events (on the listener thread)."""
+        try:
+            origin, batch = decode_events(payload)
+        except ValueError as exc:
+            log.warning("ignored a notification on %s: %s", self._settings.channel, exc)
+            return
+        if any(event.event not in _QUIET for event in batch):
+            self.changes.fire()
+        self.remote_events.deliver(origin, batch)
+
+    async def _fetch(self, query: bytes, params: Params) -> list[tuple[Any, ...]]:
+        if not self._opened:
+            await self.open()
+        try:
+            async with self._pools.connection() as conn:
+                cursor = await conn.execute(query, params, binary=True)
+                return await cursor.fetchall()
+        except psycopg.OperationalError as exc:
+            self._pools.check_soon()
+            raise self._settings.unavailable(exc) from None
+        except psycopg.Error as exc:
+            raise self._settings.unavailable(exc) from None
+
+    # -- jobs --------------------------------------------------------------------------
+
+    async def enqueue(self, records: Sequence[JobRecord], connection: Any = None) -> None:
+        """Insert ``records`` in one statement (through ``connection`` if given)."""
+        if not records:
+            return
+        query = self._q.enqueue_one if len(records) == 1 else self._q.enqueue_many
+        # The application commits a transactional enqueue, so this process emits no
+        # job:added for it: the anonymous origin lets the NOTIFY reach it here too.
+        origin = self.remote_events.origin if connection is None else ANONYMOUS_ORIGIN
+        params = {"channel": self._settings.channel, **record_params(records, origin)}
+        if connection is None:
+            await self._fetch(query, params)
+            self.changes.fire()
+            return
+        await self.open()  # the schema must exist before the application's transaction
+        await _enqueue_on(connection, query, params)
+
+    async def claim(
+        self, queues: Sequence[str], limit: int, worker_id: str, lease: float
+    ) -> list[JobRecord]:
+        """Claim up to ``limit`` ready jobs in one statement."""
+        if limit <= 0 or not queues:
+            return []
+        params = {**self._publish, "queues": list(queues), "limit": limit,
+                  "worker": worker_id, "lease": float(lease)}  # fmt: skip
+        return [to_record(row) for row in await self._fetch(self._q.claim, params)]
+
+    async def renew(self, job_ids: Sequence[str], worker_id: str, lease: float) -> Renewal:
+        """Extend the leases ``worker_id`` still holds."""
+        if not job_ids:
+            return Renewal()
+        params = {**self._publish, "ids": list(job_ids), "worker": worker_id,
+                  "lease": float(lease)}  # fmt: skip
+        rows = await self._fetch(self._q.renew, params)
+        return Renewal(
+            lost=frozenset(set(job_ids) - {job_id for job_id, _ in rows}),
+            cancel_requested=frozenset(job_id for job_id, flag in rows if flag),
+        )
+
+    async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        """Apply outcomes, each only if its worker still owns it.
+
+        Settles made while another is running go together in the next statement.
+        """
+        if not outcomes:
+            return []
+        return await self._settlers.get().submit(outcomes)
+
+    async def _settle_batch(self, outcomes: list[Outcome]) -> list[bool]:
+        rows = await self._fetch(self._q.settle, {**self._publish, **outcome_params(outcomes)})
+        applied = {job_id for (job_id,) in rows}
+        if applied:
+            self.changes.fire()
+        return [outcome.job_id in applied for outcome in outcomes]
+
+    async def recover_expired(self) -> list[str]:
+        """Requeue (or fail, when out of attempts) jobs whose lease ran out."""
+        rows = await self._fetch(self._q.recover_expired, self._publish)
+        if rows:
+            self.changes.fire()
+        return [job_id for (job_id,) in rows]
+
+    async def cancel(self, job_id: str) -> JobStatus | None:
+        """Cancel a waiting job, or flag a running one for its worker."""
+        rows = await self._fetch(self._q.cancel, {**self._publish, "id": job_id})
+        if not rows:
+            return None
+        status = JobStatus(rows[0][0])
+        if status is JobStatus.CANCELLED:
+            self.changes.fire()
+        return status
+
+    async def retry(self, job_id: str) -> bool:
+        """Send a failed or cancelled job back to pending with fresh attempts."""
+        rows = await self._fetch(self._q.retry, {**self._publish, "id": job_id})
+        if rows:
+            self.changes.fire()
+        return bool(rows)
+
+    async def set_progress(
+        self, job_id: str, worker_id: str, percent: float, message: str | None
+    ) -> bool:
+        """Record progress of a job ``worker_id`` holds."""
+        params = {**self._publish, "id": job_id, "worker": worker_id,
+                  "percent": float(percent), "message": message}  # fmt: skip
+        return bool(await self._fetch(self._q.set_progress, params))
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        """Return one job."""
+        rows = await self._fetch(self._q.get, {"id": job_id})
+        return to_record(rows[0]) if rows else None
+
+    async def list_jobs(
+        self, queue: str, status: JobStatus, limit: int, offset: int
+    ) -> list[JobRecord]:
+        """Return a queue's jobs in one status, oldest first."""
+        params = {"queue": queue, "status": status.value, "limit": limit, "offset": offset}
+        return [to_record(row) for row in await self._fetch(self._q.list_jobs, params)]
+
+    async def stats(self, queue: str) -> QueueStats:
+        """Count a queue's jobs per status."""
+        rows = await self._fetch(self._q.stats, {"queue": queue})
+        return QueueStats(**{status: count for status, count in rows})
+
+    async def clear_completed(self, queue: str) -> int:
+        """Delete a queue's completed jobs."""
+        rows = await self._fetch(self._q.clear_completed, {"queue": queue})
+        return int(rows[0][0])
+
+    async def next_due(self, queues: Sequence[str]) -> float | None:
+        """Return the earliest time a scheduled job of ``queues`` becomes ready."""
+        rows = await self._fetch(self._q.next_due, {"queues": list(queues)})
+        return rows[0][0] if rows else None
+
+
+async def _enqueue_on(connection: object, query: bytes, params: Params) -> None:
+    """Run the enqueue statement on the application's connection, in its transaction."""
+    if isinstance(connection, psycopg.AsyncConnection):
+        await connection.execute(query, params)
+    elif isinstance(connection, psycopg.Connection):
+        # A blocking connection: its statement must not hold up the event loop.
+        await asyncio.to_thread(connection.execute, query, params)
+    else:
+        kind = type(connection)
+        raise ConfigurationError(
+            "enqueue(connection=...) takes the application's psycopg Connection or"
+            f" AsyncConnection, inside its transaction; got {kind.__module__}.{kind.__qualname__}"
+        )

@@ -1,0 +1,91 @@
+"""Job records and outcomes to statement parameters (one array per column) and back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ... import events
+from ...job import JobStatus
+from ..base import JobRecord, Outcome, StoreEvent, encode_events
+
+Params = dict[str, Any]
+
+MAX_MESSAGE = 7999
+"""Bytes a NOTIFY payload may hold."""
+
+# The event each settled status publishes: a released job only wakes workers.
+EVENT_OF_SETTLED = {
+    JobStatus.COMPLETED: events.JOB_COMPLETED,
+    JobStatus.FAILED: events.JOB_FAILED,
+    JobStatus.SCHEDULED: events.JOB_RETRYING,
+    JobStatus.CANCELLED: events.JOB_CANCELLED,
+    JobStatus.PENDING: "job:released",
+}
+
+
+def _seconds(value: float | None) -> float | None:
+    # One element type per array: an int among floats would pick the wrong dumper.
+    return None if value is None else float(value)
+
+
+def messages(origin: str, batch: Sequence[StoreEvent]) -> list[str]:
+    """Encode ``batch`` as few NOTIFY payloads as fit the size limit."""
+    message = encode_events(origin, batch)
+    if len(message.encode()) <= MAX_MESSAGE or len(batch) == 1:
+        return [message]
+    half = len(batch) // 2
+    return messages(origin, batch[:half]) + messages(origin, batch[half:])
+
+
+def record_params(records: Sequence[JobRecord], origin: str) -> Params:
+    """Return the parameters of ``enqueue_one`` / ``enqueue_many`` for new jobs."""
+    added = [StoreEvent(events.JOB_ADDED, r.id, r.queue) for r in records]
+    if len(records) == 1:
+        [r] = records
+        return {
+            "id": r.id, "queue": r.queue, "name": r.name, "payload": r.payload,
+            "status": r.status.value, "priority": r.priority, "max_retries": r.max_retries,
+            "retry_delay": float(r.retry_delay), "timeout": _seconds(r.timeout),
+            "backoff": r.backoff, "created_at": float(r.created_at),
+            "run_at": float(r.run_at), "scheduled_at": _seconds(r.scheduled_at),
+            "messages": messages(origin, added),
+        }  # fmt: skip
+    return {
+        "messages": messages(origin, added),
+        "id": [r.id for r in records],
+        "queue": [r.queue for r in records],
+        "name": [r.name for r in records],
+        "payload": [r.payload for r in records],
+        "status": [r.status.value for r in records],
+        "priority": [r.priority for r in records],
+        "max_retries": [r.max_retries for r in records],
+        "retry_delay": [float(r.retry_delay) for r in records],
+        "timeout": [_seconds(r.timeout) for r in records],
+        "backoff": [r.backoff for r in records],
+        "created_at": [float(r.created_at) for r in records],
+        "run_at": [float(r.run_at) for r in records],
+        "scheduled_at": [_seconds(r.scheduled_at) for r in records],
+    }
+
+
+def outcome_params(outcomes: Sequence[Outcome]) -> Params:
+    """Return the ``settle`` statement's arrays for ``outcomes``."""
+    return {
+        "id": [o.job_id for o in outcomes],
+        "worker": [o.worker_id for o in outcomes],
+        "attempt": [o.attempt for o in outcomes],
+        "status": [o.status.value for o in outcomes],
+        "event": [EVENT_OF_SETTLED[o.status] for o in outcomes],
+        "result": [o.result for o in outcomes],
+        "error": [o.error for o in outcomes],
+        "traceback": [o.traceback for o in outcomes],
+        "delay": [float(o.retry_delay) for o in outcomes],
+    }
+
+
+def to_record(row: Sequence[Any]) -> JobRecord:
+    """Turn a row read with :data:`queries.COLUMNS` into a :class:`JobRecord`."""
+    record = JobRecord(*row)
+    record.status = JobStatus(record.status)
+    return record

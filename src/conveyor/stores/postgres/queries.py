@@ -1,0 +1,65 @@
+"""The store's SQL: the named statements of ``queries.sql``, bound to one schema."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+
+from psycopg import sql
+
+# JobRecord's fields in order; times are read back as epoch seconds.
+_FIELDS = (
+    "id", "queue", "name", "payload", "status", "priority", "max_retries", "retry_delay",
+    "timeout", "backoff", "created_at", "run_at", "scheduled_at", "attempts", "started_at",
+    "completed_at", "worker_id", "lease_expires_at", "result", "error", "traceback",
+    "progress", "progress_message", "cancel_requested",
+)  # fmt: skip
+_TIMES = {"created_at", "run_at", "scheduled_at", "started_at", "completed_at", "lease_expires_at"}
+COLUMNS = ", ".join(
+    f"extract(epoch FROM j.{f})::float8 AS {f}" if f in _TIMES else f"j.{f}" for f in _FIELDS
+)
+"""The select list that reads a job row (aliased ``j``) in :class:`JobRecord` order."""
+
+
+@cache
+def _named_blocks() -> dict[str, str]:
+    text = files(__package__).joinpath("queries.sql").read_text(encoding="utf-8")
+    blocks: dict[str, str] = {}
+    for block in re.split(r"^-- name: ", text, flags=re.MULTILINE)[1:]:
+        name, _, body = block.partition("\n")
+        blocks[name.strip()] = body.strip()
+    return blocks
+
+
+@dataclass(frozen=True, slots=True)
+class Queries:
+    """Every statement of ``queries.sql`` with ``{schema}`` filled in (as bytes, as sent)."""
+
+    enqueue_one: bytes
+    enqueue_many: bytes
+    claim: bytes
+    renew: bytes
+    settle: bytes
+    recover_expired: bytes
+    cancel: bytes
+    retry: bytes
+    set_progress: bytes
+    get: bytes
+    list_jobs: bytes
+    stats: bytes
+    clear_completed: bytes
+    next_due: bytes
+
+
+@cache
+def for_schema(schema: str) -> Queries:
+    """Return the statements of ``schema`` (made once per schema)."""
+    quoted = sql.Identifier(schema).as_string()
+    return Queries(
+        **{
+            name: body.replace("{schema}", quoted).replace("{columns}", COLUMNS).encode()
+            for name, body in _named_blocks().items()
+        }
+    )

@@ -1,0 +1,224 @@
+-- Every statement the PostgreSQL store runs, one named block each ("-- name: ...").
+--
+-- {schema} is conveyor's schema (quoted), so that a statement also runs on an
+-- application's own connection, whatever its search_path. Times are timestamptz in the
+-- table and epoch seconds (float8) on the wire; "now" is always the server's now().
+--
+-- Every statement that changes jobs sends their events with NOTIFY (delivered on
+-- commit). Enqueues know theirs beforehand; the others hand their changed rows to
+-- {schema}.publish, which also makes the commit asynchronous for the transitions a
+-- power cut may lose (claims, settles, heartbeats, progress, recovery: at-least-once
+-- allows them to be redone). The final SELECT joins the one-row "published", so that
+-- it is evaluated whenever the statement changed anything.
+
+-- name: enqueue_one
+-- One new job; `messages` are its events, encoded and split by the caller (who knows
+-- them before the statement runs), sent on commit.
+WITH added AS (
+    INSERT INTO {schema}.jobs (id, queue, name, payload, status, priority, max_retries,
+                               retry_delay, timeout, backoff, created_at, run_at, scheduled_at)
+    VALUES (%(id)s, %(queue)s, %(name)s, %(payload)s, %(status)s, %(priority)s,
+            %(max_retries)s, %(retry_delay)s, %(timeout)s, %(backoff)s,
+            to_timestamp(%(created_at)s), to_timestamp(%(run_at)s),
+            to_timestamp(%(scheduled_at)s::float8))
+)
+SELECT pg_notify(%(channel)s, message) FROM unnest(%(messages)s::text[]) AS message
+
+-- name: enqueue_many
+-- New jobs from one array per column, in one statement, as enqueue_one.
+WITH added AS (
+    INSERT INTO {schema}.jobs (id, queue, name, payload, status, priority, max_retries,
+                               retry_delay, timeout, backoff, created_at, run_at, scheduled_at)
+    SELECT id, queue, name, payload, status, priority, max_retries, retry_delay, timeout,
+           backoff, to_timestamp(created_at), to_timestamp(run_at), to_timestamp(scheduled_at)
+    FROM unnest(%(id)s::text[], %(queue)s::text[], %(name)s::text[], %(payload)s::bytea[],
+                %(status)s::text[], %(priority)s::int[], %(max_retries)s::int[],
+                %(retry_delay)s::float8[], %(timeout)s::float8[], %(backoff)s::text[],
+                %(created_at)s::float8[], %(run_at)s::float8[], %(scheduled_at)s::float8[])
+        AS r (id, queue, name, payload, status, priority, max_retries, retry_delay, timeout,
+              backoff, created_at, run_at, scheduled_at)
+)
+SELECT pg_notify(%(channel)s, message) FROM unnest(%(messages)s::text[]) AS message
+
+-- name: claim
+-- Up to `limit` jobs of each queue are locked (ready ones by priority then age, due
+-- scheduled ones by due time), skipping rows other claimers hold; the best `limit` of
+-- them are taken. Each queue is read through its own index range, in index order.
+WITH candidates AS (
+    SELECT ready.* FROM unnest(%(queues)s::text[]) AS q (name) CROSS JOIN LATERAL (
+        SELECT id, priority, run_at FROM {schema}.jobs
+        WHERE status = 'pending' AND queue = q.name
+        ORDER BY priority DESC, run_at, id
+        LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+    ) ready
+    UNION ALL
+    SELECT due.* FROM unnest(%(queues)s::text[]) AS q (name) CROSS JOIN LATERAL (
+        SELECT id, priority, run_at FROM {schema}.jobs
+        WHERE status = 'scheduled' AND queue = q.name AND run_at <= now()
+        ORDER BY run_at
+        LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+    ) due
+),
+chosen AS (
+    SELECT id FROM candidates ORDER BY priority DESC, run_at, id LIMIT %(limit)s
+),
+claimed AS (
+    UPDATE {schema}.jobs j
+    SET status = 'processing', attempts = j.attempts + 1, started_at = now(),
+        worker_id = %(worker)s, lease_expires_at = now() + make_interval(secs => %(lease)s),
+        cancel_requested = false, progress = NULL, progress_message = NULL
+    FROM chosen
+    WHERE j.id = chosen.id
+    RETURNING {columns}
+),
+published AS (
+    SELECT {schema}.publish(%(channel)s, %(origin)s, false,
+                            array_agg('job:started'::text), array_agg(id), array_agg(queue))
+    FROM claimed
+)
+SELECT claimed.* FROM claimed, published
+ORDER BY priority DESC, run_at, id
+
+-- name: renew
+WITH renewed AS (
+    UPDATE {schema}.jobs
+    SET lease_expires_at = now() + make_interval(secs => %(lease)s)
+    WHERE id = ANY(%(ids)s::text[]) AND status = 'processing' AND worker_id = %(worker)s
+    RETURNING id, cancel_requested
+),
+published AS (
+    SELECT {schema}.publish(%(channel)s, %(origin)s, false, NULL, NULL, NULL)
+)
+SELECT id, cancel_requested FROM renewed, published
+
+-- name: settle
+-- One statement settles every kind of outcome; the WHERE clause is the ownership check.
+-- A released job (pending) gets its attempt back and keeps its last result and error.
+WITH outcome AS (
+    SELECT * FROM unnest(%(id)s::text[], %(worker)s::text[], %(attempt)s::int[],
+                         %(status)s::text[], %(event)s::text[], %(result)s::bytea[],
+                         %(error)s::text[], %(traceback)s::text[], %(delay)s::float8[])
+        AS o (id, worker, attempt, status, event, result, error, traceback, delay)
+),
+settled AS (
+    UPDATE {schema}.jobs j
+    SET status = o.status,
+        worker_id = NULL, lease_expires_at = NULL, cancel_requested = false,
+        attempts = j.attempts - (o.status = 'pending')::int,
+        run_at = CASE WHEN o.status IN ('scheduled', 'pending')
+                      THEN now() + make_interval(secs => o.delay) ELSE j.run_at END,
+        completed_at = CASE WHEN o.status IN ('completed', 'failed', 'cancelled')
+                            THEN now() ELSE j.completed_at END,
+        result = CASE WHEN o.status = 'pending' THEN j.result ELSE o.result END,
+        error = CASE WHEN o.status = 'pending' THEN j.error ELSE o.error END,
+        traceback = CASE WHEN o.status = 'pending' THEN j.traceback ELSE o.traceback END
+    FROM outcome o
+    WHERE j.id = o.id AND j.status = 'processing' AND j.worker_id = o.worker
+      AND j.attempts = o.attempt
+    RETURNING j.id, j.queue, o.event
+),
+published AS (
+    SELECT {schema}.publish(%(channel)s, %(origin)s, false,
+                            array_agg(event), array_agg(id), array_agg(queue))
+    FROM settled
+)
+SELECT id FROM settled, published
+
+-- name: recover_expired
+-- A lease that ran out counts as a failed attempt: retry at once, or fail if out of
+-- tries. A job whose cancel was asked for while its worker was lost ends cancelled.
+-- A row a worker is renewing or settling is waited for, then checked again.
+WITH expired AS (
+    UPDATE {schema}.jobs
+    SET status = CASE WHEN cancel_requested THEN 'cancelled'
+                      WHEN attempts > max_retries THEN 'failed' ELSE 'pending' END,
+        completed_at = CASE WHEN cancel_requested OR attempts > max_retries
+                            THEN now() ELSE completed_at END,
+        run_at = now(),
+        error = 'worker lost: lease expired during attempt ' || attempts,
+        traceback = NULL, worker_id = NULL, lease_expires_at = NULL, cancel_requested = false
+    WHERE status = 'processing' AND lease_expires_at < now()
+    RETURNING id, queue, CASE status WHEN 'pending' THEN 'job:recovered'
+                                     ELSE 'job:' || status END AS event
+),
+published AS (
+    SELECT {schema}.publish(%(channel)s, %(origin)s, false,
+                            array_agg(event), array_agg(id), array_agg(queue))
+    FROM expired
+)
+SELECT id FROM expired, published
+
+-- name: cancel
+-- A waiting job is cancelled; a running one is flagged for its worker (who learns of
+-- it with its next heartbeat). Returns the status after the call.
+WITH cancelled AS (
+    UPDATE {schema}.jobs
+    SET status = CASE WHEN status = 'processing' THEN status ELSE 'cancelled' END,
+        completed_at = CASE WHEN status = 'processing' THEN completed_at ELSE now() END,
+        cancel_requested = (status = 'processing')
+    WHERE id = %(id)s AND status IN ('pending', 'scheduled', 'processing')
+    RETURNING id, queue, status
+),
+published AS (
+    SELECT {schema}.publish(%(channel)s, %(origin)s, true,
+                            array_agg('job:cancelled'::text) FILTER (WHERE status = 'cancelled'),
+                            array_agg(id) FILTER (WHERE status = 'cancelled'),
+                            array_agg(queue) FILTER (WHERE status = 'cancelled'))
+    FROM cancelled
+)
+SELECT status FROM cancelled, published
+
+-- name: retry
+WITH requeued AS (
+    UPDATE {schema}.jobs
+    SET status = 'pending', attempts = 0, run_at = now(), completed_at = NULL,
+        cancel_requested = false
+    WHERE id = %(id)s AND status IN ('failed', 'cancelled')
+    RETURNING id, queue
+),
+published AS (
+    SELECT {schema}.publish(%(channel)s, %(origin)s, true,
+                            array_agg('job:requeued'::text), array_agg(id), array_agg(queue))
+    FROM requeued
+)
+SELECT id FROM requeued, published
+
+-- name: set_progress
+WITH reported AS (
+    UPDATE {schema}.jobs
+    SET progress = %(percent)s, progress_message = %(message)s
+    WHERE id = %(id)s AND status = 'processing' AND worker_id = %(worker)s
+    RETURNING id, queue
+),
+published AS (
+    SELECT {schema}.publish(%(channel)s, %(origin)s, false,
+                            array_agg('job:progress'::text), array_agg(id), array_agg(queue))
+    FROM reported
+)
+SELECT id FROM reported, published
+
+-- name: get
+SELECT {columns} FROM {schema}.jobs j WHERE j.id = %(id)s
+
+-- name: list_jobs
+SELECT {columns} FROM {schema}.jobs j
+WHERE j.queue = %(queue)s AND j.status = %(status)s
+ORDER BY j.id
+LIMIT %(limit)s OFFSET %(offset)s
+
+-- name: stats
+SELECT status, count(*) FROM {schema}.jobs WHERE queue = %(queue)s GROUP BY status
+
+-- name: clear_completed
+WITH deleted AS (
+    DELETE FROM {schema}.jobs WHERE queue = %(queue)s AND status = 'completed' RETURNING 1
+)
+SELECT count(*) FROM deleted
+
+-- name: next_due
+SELECT extract(epoch FROM min(due.run_at))::float8
+FROM unnest(%(queues)s::text[]) AS q (name) CROSS JOIN LATERAL (
+    SELECT run_at FROM {schema}.jobs
+    WHERE status = 'scheduled' AND queue = q.name
+    ORDER BY run_at LIMIT 1
+) due

@@ -1,0 +1,368 @@
+"""What only the PostgreSQL store does: migrations, transactional enqueue, NOTIFY, plans."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+pytest.importorskip("psycopg")
+
+import psycopg
+
+from conveyor import JobStatus, create_queue
+from conveyor._codec import Options, build_record
+from conveyor.cli import cli
+from conveyor.errors import (
+    BackendUnavailableError,
+    ConfigurationError,
+    IncompatibleStoreError,
+    SchemaVersionError,
+)
+from conveyor.stores import JobRecord, Outcome
+from conveyor.stores.base import StoreEvent
+from conveyor.stores.postgres import PostgresStore, migrate
+from conveyor.stores.postgres import queries as q
+from conveyor.stores.postgres._codec import MAX_MESSAGE
+from servers import POSTGRES, drop_namespace, namespaced, require
+from testkit import eventually, unique_name
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    """A PostgreSQL URL with a schema of its own, dropped afterwards."""
+    require(POSTGRES)
+    url = namespaced(POSTGRES)
+    try:
+        yield url
+    finally:
+        drop_namespace(url)
+
+
+@pytest.fixture
+async def store(url: str) -> AsyncIterator[PostgresStore]:
+    store = PostgresStore(url)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def schema_of(url: str) -> str:
+    return url.rsplit("schema=", 1)[1]
+
+
+def admin(sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        cursor = conn.execute(sql.encode(), params or None)
+        return cursor.fetchall() if cursor.description else []
+
+
+def new_record(queue: str, payload: bytes = b"null", **fields: Any) -> JobRecord:
+    now = time.time()
+    record = build_record(name="job", queue=queue, payload=payload, options=Options(),
+                          defaults=Options(), run_at=now, scheduled_at=None, now=now)  # fmt: skip
+    for key, value in fields.items():
+        setattr(record, key, value)
+    return record
+
+
+# -- migrations ------------------------------------------------------------------------
+
+
+async def test_open_creates_everything_in_the_urls_schema(store: PostgresStore, url: str) -> None:
+    schema = schema_of(url)
+    tables = admin("SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", schema)
+    assert tables == [("jobs",), ("migrations",)]
+    assert admin(f'SELECT version, name FROM "{schema}".migrations') == [(1, "jobs")]
+    functions = admin(
+        "SELECT proname FROM pg_proc WHERE pronamespace = %s::regnamespace", f'"{schema}"'
+    )
+    assert functions == [("publish",)]
+
+
+async def test_migrate_is_idempotent(url: str) -> None:
+    first = await asyncio.to_thread(migrate, url)
+    assert [(m.version, m.name) for m in first] == [(1, "jobs")]
+    assert await asyncio.to_thread(migrate, url) == []
+    store = PostgresStore(url)
+    await store.open()
+    await store.close()
+    assert admin(f'SELECT count(*) FROM "{schema_of(url)}".migrations') == [(1,)]
+
+
+def test_concurrent_openers_migrate_once(url: str) -> None:
+    results: list[object] = []
+    barrier = threading.Barrier(6)
+
+    def open_one() -> None:
+        barrier.wait()
+        try:
+            results.append(len(migrate(url)))
+        except Exception as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [0, 0, 0, 0, 0, 1]  # type: ignore[type-var]
+
+
+async def test_a_newer_schema_is_refused(url: str) -> None:
+    await asyncio.to_thread(migrate, url)
+    admin(f"INSERT INTO \"{schema_of(url)}\".migrations VALUES (999, 'future')")
+    store = PostgresStore(url)
+    with pytest.raises(SchemaVersionError, match="999"):
+        await store.open()
+    with pytest.raises(SchemaVersionError):
+        await asyncio.to_thread(migrate, url)
+    await store.close()
+
+
+async def test_migrate_false_refuses_an_old_schema_until_migrated(url: str) -> None:
+    store = PostgresStore(url + "&migrate=false")
+    with pytest.raises(IncompatibleStoreError, match="conveyor migrate"):
+        await store.open()
+    assert admin("SELECT 1 FROM pg_namespace WHERE nspname = %s", schema_of(url)) == []
+    await asyncio.to_thread(migrate, url)
+    await store.open()
+    assert await store.stats("q") == await store.stats("q")
+    await store.close()
+
+
+def test_the_migrate_command(url: str) -> None:
+    with_password = url.replace("postgres@", "postgres:s3cret@")
+    runner = CliRunner()
+    first = runner.invoke(cli, ["migrate", with_password])
+    assert first.exit_code == 0, first.output
+    assert "applied 0001_jobs" in first.output
+    assert "s3cret" not in first.output
+    assert "postgres:***@" in first.output
+    again = runner.invoke(cli, ["migrate", with_password])
+    assert again.exit_code == 0, again.output
+    assert "nothing to apply" in again.output
+    unreachable = runner.invoke(cli, ["migrate", "postgresql://u:s3cret@127.0.0.1:1/x"])
+    assert unreachable.exit_code == 1
+    assert "u:***@127.0.0.1:1" in unreachable.output
+    assert "s3cret" not in unreachable.output
+
+
+# -- connecting --------------------------------------------------------------------------
+
+
+async def test_an_unreachable_server_is_a_clear_error_quickly() -> None:
+    store = PostgresStore("postgresql://app:s3cret@127.0.0.1:1/jobs")
+    started = time.monotonic()
+    with pytest.raises(BackendUnavailableError) as caught:
+        await store.enqueue([new_record("q")])
+    assert time.monotonic() - started < 6
+    assert "postgresql://app:***@127.0.0.1:1/jobs" in str(caught.value)
+    assert "s3cret" not in str(caught.value)
+    assert "s3cret" not in store.url
+    await store.close()
+
+
+@pytest.mark.parametrize("options", ["pool_size=0", "migrate=perhaps", "schema=" + "x" * 60])
+def test_bad_url_options_are_refused(options: str) -> None:
+    with pytest.raises(ConfigurationError):
+        PostgresStore(f"postgresql://app:s3cret@db/jobs?{options}")
+
+
+async def test_close_then_open_again(store: PostgresStore) -> None:
+    await store.enqueue([new_record("q")])
+    await store.close()
+    await store.open()
+    assert (await store.stats("q")).pending == 1
+    await store.close()
+    assert (await store.stats("q")).pending == 1  # any call opens again
+
+
+async def test_the_clock_is_the_servers(store: PostgresStore) -> None:
+    [(server_now,)] = admin("SELECT extract(epoch FROM clock_timestamp())::float8")
+    assert abs(store.clock.now() - server_now) < 0.05
+
+
+# -- transactional enqueue ---------------------------------------------------------------
+
+
+@pytest.fixture
+async def worker_queue(url: str) -> AsyncIterator[Any]:
+    queue = create_queue(workers=2, url=url, name=unique_name())
+    queue.register("job", lambda job: job.payload)
+    await queue.start()
+    try:
+        yield queue
+    finally:
+        await queue.close()
+
+
+async def test_a_job_enqueued_in_an_async_transaction_exists_once_it_commits(
+    worker_queue: Any,
+) -> None:
+    store = worker_queue.store
+    async with await psycopg.AsyncConnection.connect(POSTGRES) as conn:
+        record = new_record(worker_queue.name, b'"committed"')
+        await store.enqueue([record], connection=conn)
+        assert await store.get(record.id) is None  # not before the commit
+        await asyncio.sleep(0.05)
+        assert await store.get(record.id) is None
+        started = time.monotonic()
+        await conn.commit()
+    job = await worker_queue.wait(record.id, timeout=5)
+    assert (job.status, job.result) == (JobStatus.COMPLETED, "committed")
+    assert time.monotonic() - started < 0.5  # woken by the commit's NOTIFY, not a poll
+
+
+async def test_a_job_enqueued_in_a_rolled_back_async_transaction_never_exists(
+    worker_queue: Any,
+) -> None:
+    store = worker_queue.store
+    async with await psycopg.AsyncConnection.connect(POSTGRES) as conn:
+        record = new_record(worker_queue.name)
+        await store.enqueue([record], connection=conn)
+        await conn.rollback()
+    assert await store.get(record.id) is None
+
+
+async def test_a_blocking_connection_enqueues_inside_its_transaction(worker_queue: Any) -> None:
+    store = worker_queue.store
+    with psycopg.connect(POSTGRES) as conn:
+        kept, dropped = new_record(worker_queue.name, b"1"), new_record(worker_queue.name)
+        await store.enqueue([dropped], connection=conn)
+        conn.rollback()
+        await store.enqueue([kept], connection=conn)
+        conn.commit()
+    job = await worker_queue.wait(kept.id, timeout=5)
+    assert (job.status, job.result) == (JobStatus.COMPLETED, 1)
+    assert await store.get(dropped.id) is None
+
+
+async def test_the_facade_announces_a_transactional_job_only_once_committed(url: str) -> None:
+    queue = create_queue(url=url)
+    added: list[str] = []
+    queue.on("job:added", lambda job: added.append(job.id))
+    try:
+        async with await psycopg.AsyncConnection.connect(POSTGRES) as conn:
+            kept = await queue.enqueue("anything", {"n": 1}, connection=conn)
+            [dropped] = await queue.enqueue_many([("anything", {"n": 2})], connection=conn)
+            await asyncio.sleep(0.1)
+            assert added == []  # nothing exists yet
+            await conn.commit()
+            await eventually(lambda: kept in added, "job:added after the commit")
+            rolled_back = await queue.enqueue("anything", None, connection=conn)
+            await conn.rollback()
+        assert (await queue.get_job(rolled_back)) is None
+        assert (await queue.get_job(kept)) is not None
+        await eventually(lambda: dropped in added, "job:added of the batch")
+        assert sorted(added) == sorted([kept, dropped])
+    finally:
+        await queue.close()
+
+
+async def test_enqueue_refuses_other_connections(store: PostgresStore) -> None:
+    with pytest.raises(ConfigurationError, match=r"builtins\.object"):
+        await store.enqueue([new_record("q")], connection=object())
+
+
+# -- events ------------------------------------------------------------------------------
+
+
+async def test_events_reach_other_store_objects_but_not_their_own(url: str) -> None:
+    watcher, actor = PostgresStore(url), PostgresStore(url)
+    seen: list[StoreEvent] = []
+    echoed: list[StoreEvent] = []
+    watcher.remote_events.subscribe(seen.append)
+    actor.remote_events.subscribe(echoed.append)
+    await watcher.open()
+    try:
+        record = new_record("q")
+        await actor.enqueue([record])
+        [claimed] = await actor.claim(["q"], 1, "w", 30.0)
+        await actor.set_progress(record.id, "w", 50.0, None)
+        await actor.settle([Outcome(record.id, "w", claimed.attempts, JobStatus.COMPLETED)])
+        expected = ["job:added", "job:started", "job:progress", "job:completed"]
+        await eventually(lambda: len(seen) == 4, "four events at the watcher")
+        assert [e.event for e in seen] == expected
+        assert {(e.job_id, e.queue) for e in seen} == {(record.id, "q")}
+        await asyncio.sleep(0.1)
+        assert echoed == []  # the actor's listener drops its own events
+    finally:
+        await watcher.close()
+        await actor.close()
+
+
+async def test_big_batches_are_split_into_notifications_that_fit(url: str) -> None:
+    queue = "q" * 200  # long names: ~300 bytes an event
+    listener = await psycopg.AsyncConnection.connect(POSTGRES, autocommit=True)
+    await listener.execute(f'LISTEN "{schema_of(url)}_events"'.encode())
+    store = PostgresStore(url)
+    try:
+        records = [new_record(queue) for _ in range(300)]
+        await store.enqueue(records)  # messages made by the client
+        claimed = await store.claim([queue], 300, "w", 30.0)  # made by publish() in SQL
+        assert len(claimed) == 300
+        payloads: list[str] = []
+        async for notify in listener.notifies(timeout=2.0):
+            payloads.append(notify.payload)
+        batches = [json.loads(p)["e"] for p in payloads]
+        for event in ("job:added", "job:started"):
+            ids = [job_id for batch in batches for name, job_id, _ in batch if name == event]
+            assert sorted(ids) == sorted(r.id for r in records)
+            assert sum(1 for b in batches if b[0][0] == event) > 1
+        assert max(len(p.encode()) for p in payloads) <= MAX_MESSAGE
+    finally:
+        await listener.close()
+        await store.close()
+
+
+# -- query plans ---------------------------------------------------------------------------
+
+PLAN_PARAMS = {
+    "id": "x", "ids": ["x"], "queue": "q", "queues": ["q"], "status": "pending", "limit": 10,
+    "offset": 0, "worker": "w", "lease": 30.0, "percent": 1.0, "message": None,
+    "channel": "c", "origin": "o",
+}  # fmt: skip
+STATEMENTS = ["claim", "renew", "settle", "recover_expired", "cancel", "retry", "set_progress",
+              "get", "list_jobs", "stats", "clear_completed", "next_due"]  # fmt: skip
+
+
+def _nodes(plan: dict[str, Any], *, ctes: bool = True) -> Iterator[dict[str, Any]]:
+    """The plan's nodes; with ``ctes`` false, without the CTEs defined under it."""
+    yield plan
+    for child in plan.get("Plans", []):
+        if ctes or child.get("Parent Relationship") != "InitPlan":
+            yield from _nodes(child, ctes=ctes)
+
+
+@pytest.mark.parametrize("name", STATEMENTS)
+async def test_statement_reads_the_jobs_table_through_an_index(
+    store: PostgresStore, name: str
+) -> None:
+    settle_params = {"id": ["x"], "worker": ["w"], "attempt": [1], "status": ["completed"],
+                     "event": ["job:completed"], "result": [None], "error": [None],
+                     "traceback": [None], "delay": [0.0]}  # fmt: skip
+    params = {**PLAN_PARAMS, **(settle_params if name == "settle" else {})}
+    async with await psycopg.AsyncConnection.connect(POSTGRES, autocommit=True) as conn:
+        await conn.execute(b"SET enable_seqscan = off")
+        cursor = await conn.execute(b"EXPLAIN (FORMAT JSON) " + getattr(store._q, name), params)
+        [(explained,)] = await cursor.fetchall()
+    nodes = list(_nodes(explained[0]["Plan"]))
+    reads = [n for n in nodes if n.get("Relation Name") == "jobs" and "Scan" in n["Node Type"]]
+    assert reads, nodes
+    assert all(n["Node Type"] in ("Index Scan", "Index Only Scan") for n in reads), reads
+    for sort in (n for n in nodes if n["Node Type"] == "Sort"):
+        under = list(_nodes(sort, ctes=False))
+        assert not any(n.get("Relation Name") == "jobs" for n in under), f"{name} sorts jobs"
+
+
+def test_every_statement_is_checked() -> None:
+    assert set(STATEMENTS) | {"enqueue_one", "enqueue_many"} == set(q.Queries.__slots__)
