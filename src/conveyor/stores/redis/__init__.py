@@ -1,0 +1,330 @@
+"""``redis://host:port/db?prefix=conveyor`` (and ``rediss://``): a store shared by many machines.
+
+Every state change is one Lua script (``lua/*.lua``), loaded once and called by SHA,
+so it is atomic on the server and costs one round trip; claims and settles take
+batches. Due times, claims, lease deadlines and recovery use the server's ``TIME``,
+and :attr:`RedisStore.clock` is that clock as this machine estimates it.
+
+Key layout (every key starts with the hash tag ``{prefix}``, see :mod:`._keys`): a hash
+per job; per queue a sorted set of ready jobs scored by priority then run_at, one of
+scheduled jobs by run_at, and one per status ordered by id (listing, counting); one
+sorted set of running jobs by lease deadline. Redis Cluster works: all of one prefix
+lives in one slot, so on one shard; give separate prefixes to spread queues over shards.
+
+Every script publishes the job events it caused as one message on ``{prefix}:events``;
+a listener thread turns them into wake-ups for idle workers and waiters
+(:attr:`~RedisStore.changes`) and into :attr:`~RedisStore.remote_events`.
+
+URL option: ``?prefix=`` (default ``conveyor``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import redis
+import redis.asyncio
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError, TimeoutError
+from redis.retry import Retry
+
+from ...clock import Clock, ServerClock
+from ...errors import BackendUnavailableError
+from ...job import JobStatus, QueueStats
+from ..base import (
+    Capabilities,
+    ChangeSignal,
+    JobRecord,
+    Outcome,
+    PerLoop,
+    RemoteEvents,
+    Renewal,
+    decode_events,
+    refuse_connection,
+)
+from . import _scripts as lua
+from ._batching import Coalescer
+from ._codec import Arg, decode_flat, decode_pairs, outcome_args, record_args, text
+from ._keys import Keys
+from ._listener import Listener
+from ._packing import with_fast_packing
+from ._url import parse_url
+
+__all__ = ["RedisStore"]
+
+T = TypeVar("T")
+CONNECT_TIMEOUT = 3.0
+# No socket timeout: with one, redis-py wraps every send in asyncio.wait_for, which
+# costs a task per command and, on Python 3.11, can swallow a cancellation. A dead
+# peer is found by TCP keepalive instead (after about 10 + 3 x 5 s of silence).
+_KEEPALIVE = {
+    option: value
+    for name, value in (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3))
+    if (option := getattr(socket, name, None)) is not None
+}
+CALIBRATE_EVERY = 60.0
+RECOVER_BATCH = 1000
+CLEAR_BATCH = 1000
+# Events that cannot make work ready or finish a job need not wake anybody.
+_QUIET_EVENTS = frozenset({"job:started", "job:progress"})
+_STATUSES = tuple(status.value for status in JobStatus)
+_UNAVAILABLE = (ConnectionError, TimeoutError, OSError)
+
+
+class RedisStore:
+    """The Redis store; see the module docstring."""
+
+    capabilities = Capabilities(cross_process=True, cross_process_events=True)
+
+    def __init__(self, url: str, clock: Clock | None = None) -> None:
+        parsed = parse_url(url)
+        self.url = parsed.masked
+        self._server = parsed.server
+        self.keys = Keys(parsed.prefix)
+        self._server_clock = None if clock is not None else ServerClock()
+        self.clock: Clock = clock or self._server_clock  # type: ignore[assignment]
+        self.changes = ChangeSignal()
+        self.remote_events = RemoteEvents()
+        self._origin = self.remote_events.origin
+        self._own_messages = b'{"o":"%s"' % self._origin.encode()
+        self._clients: PerLoop[redis.asyncio.Redis] = PerLoop(self._new_client)
+        self._settlers: PerLoop[Coalescer[Outcome, bool]] = PerLoop(
+            lambda: Coalescer(self._settle_now)
+        )
+        self._lock = threading.Lock()
+        self._listener: Listener | None = None
+        self._opened = False
+        self._calibrate_at = 0.0
+
+    # -- life cycle --------------------------------------------------------------------
+
+    def _new_client(self) -> redis.asyncio.Redis:
+        pool = redis.asyncio.ConnectionPool.from_url(
+            self._server,
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            socket_timeout=None,
+            socket_keepalive=True,
+            socket_keepalive_options=_KEEPALIVE,
+            # One retry on a fresh connection: pooled ones die when the server restarts.
+            retry=Retry(NoBackoff(), 1, supported_errors=(ConnectionError,)),
+        )
+        pool.connection_class = with_fast_packing(pool.connection_class)
+        return redis.asyncio.Redis(connection_pool=pool)
+
+    def _new_sync_client(self) -> redis.Redis:
+        return redis.Redis.from_url(
+            self._server,
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            socket_timeout=None,
+            socket_keepalive=True,
+            socket_keepalive_options=_KEEPALIVE,
+            health_check_interval=30,
+        )
+
+    async def open(self) -> None:
+        """Check the server answers, read its clock, and start listening for events."""
+        if self._opened:
+            return
+        client = self._clients.get()
+        await self._call(lambda: self._calibrate(client))
+        with self._lock:
+            if self._listener is None:
+                self._listener = Listener(
+                    self._new_sync_client,
+                    self.keys.events,
+                    self.keys.wake(self._origin),
+                    self._on_message,
+                    self.changes.fire,
+                )
+                self._listener.start()
+            listener = self._listener
+        loop = asyncio.get_running_loop()
+        if not await loop.run_in_executor(None, listener.subscribed.wait, CONNECT_TIMEOUT):
+            raise BackendUnavailableError(f"cannot subscribe to the events of {self.url}")
+        self._opened = True
+
+    async def close(self) -> None:
+        """Stop the listener and close every event loop's connections; open() again works."""
+        with self._lock:
+            listener, self._listener = self._listener, None
+            self._opened = False
+        if listener is not None:
+            await self._wake(listener)
+            await asyncio.get_running_loop().run_in_executor(None, listener.join)
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        self._settlers.take_all()
+        for loop, client in self._clients.take_all():
+            if loop is running:
+                await client.aclose()
+            elif loop.is_running():
+                # Not awaited: that loop may be blocked waiting for this one.
+                asyncio.run_coroutine_threadsafe(client.aclose(), loop)
+
+    async def _wake(self, listener: Listener) -> None:
+        """Hurry the stopping listener out of its blocking read."""
+        listener.request_stop()
+        with contextlib.suppress(*_UNAVAILABLE):  # it notices within its read timeout
+            await self._clients.get().publish(self.keys.wake(self._origin), b"")
+
+    async def _calibrate(self, client: redis.asyncio.Redis) -> None:
+        sent = time.time()
+        seconds, micros = await client.time()
+        received = time.time()
+        if self._server_clock is not None:
+            self._server_clock.calibrate(seconds + micros / 1e6, sent, received)
+        self._calibrate_at = time.monotonic() + CALIBRATE_EVERY
+
+    def _on_message(self, data: bytes) -> None:
+        """Run on the listener thread for every event message."""
+        if data.startswith(self._own_messages):
+            return  # this store fired its own changes already
+        origin, events = decode_events(data)
+        if any(event.event not in _QUIET_EVENTS for event in events):
+            self.changes.fire()
+        self.remote_events.deliver(origin, events)
+
+    async def _client(self) -> redis.asyncio.Redis:
+        if not self._opened:
+            await self.open()
+        client = self._clients.get()
+        if time.monotonic() > self._calibrate_at:
+            await self._call(lambda: self._calibrate(client))
+        return client
+
+    async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await operation()
+        except _UNAVAILABLE as exc:
+            raise BackendUnavailableError(f"Redis at {self.url} is unavailable: {exc}") from None
+
+    async def _run(self, script: lua.Script, args: list[Arg]) -> Any:
+        client = await self._client()
+        return await self._call(lambda: script(client, self.keys.tag, args))
+
+    # -- jobs --------------------------------------------------------------------------
+
+    async def enqueue(self, records: Sequence[JobRecord], connection: object = None) -> None:
+        """Store ``records``, all or none, in one script call."""
+        refuse_connection(connection, self.url)
+        if not records:
+            return
+        args: list[Arg] = [self._origin]
+        for record in records:
+            args += record_args(record)
+        await self._run(lua.ENQUEUE, args)
+        self.changes.fire()
+
+    async def claim(
+        self, queues: Sequence[str], limit: int, worker_id: str, lease: float
+    ) -> list[JobRecord]:
+        """Claim up to ``limit`` ready jobs in one script call."""
+        if limit <= 0 or not queues:
+            return []
+        rows = await self._run(lua.CLAIM, [self._origin, worker_id, lease, limit, *queues])
+        return [decode_flat(row) for row in rows]
+
+    async def renew(self, job_ids: Sequence[str], worker_id: str, lease: float) -> Renewal:
+        """Extend the leases ``worker_id`` still holds."""
+        if not job_ids:
+            return Renewal()
+        lost, cancels = await self._run(lua.RENEW, [worker_id, lease, *job_ids])
+        return Renewal(frozenset(map(text, lost)), frozenset(map(text, cancels)))
+
+    async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        """Apply outcomes, each only if its worker still owns the attempt.
+
+        Settles made at the same time in one event loop (a worker's jobs finishing
+        together) go to the server in one script call.
+        """
+        if not outcomes:
+            return []
+        return await self._settlers.get().submit(outcomes)
+
+    async def _settle_now(self, outcomes: list[Outcome]) -> list[bool]:
+        args: list[Arg] = [self._origin]
+        for outcome in outcomes:
+            args += outcome_args(outcome)
+        applied = await self._run(lua.SETTLE, args)
+        self.changes.fire()
+        return [bool(flag) for flag in applied]
+
+    async def recover_expired(self) -> list[str]:
+        """Requeue (or fail, when out of attempts) jobs whose lease ran out."""
+        recovered: list[str] = []
+        while True:
+            ids, seen = await self._run(lua.RECOVER, [self._origin, RECOVER_BATCH])
+            recovered += map(text, ids)
+            if seen < RECOVER_BATCH:
+                break
+        if recovered:
+            self.changes.fire()
+        return recovered
+
+    async def cancel(self, job_id: str) -> JobStatus | None:
+        """Cancel a waiting job, or flag a running one for its worker."""
+        status = await self._run(lua.CANCEL, [self._origin, job_id])
+        if status is None:
+            return None
+        self.changes.fire()
+        return JobStatus(text(status))
+
+    async def retry(self, job_id: str) -> bool:
+        """Send a failed or cancelled job back to pending with fresh attempts."""
+        if not await self._run(lua.RETRY, [self._origin, job_id]):
+            return False
+        self.changes.fire()
+        return True
+
+    async def set_progress(
+        self, job_id: str, worker_id: str, percent: float, message: str | None
+    ) -> bool:
+        """Record progress of a job ``worker_id`` holds."""
+        args: list[Arg] = [self._origin, job_id, worker_id, percent]
+        if message is not None:
+            args.append(message)
+        return bool(await self._run(lua.PROGRESS, args))
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        """Return one job."""
+        client = await self._client()
+        fields = await self._call(lambda: lua.execute(client, "HGETALL", self.keys.job(job_id)))
+        return decode_pairs(fields.items()) if fields else None
+
+    async def list_jobs(
+        self, queue: str, status: JobStatus, limit: int, offset: int
+    ) -> list[JobRecord]:
+        """Return a queue's jobs in one status, oldest first."""
+        if limit <= 0:
+            return []
+        rows = await self._run(lua.LIST, [queue, status.value, offset, limit])
+        return [decode_flat(row) for row in rows]
+
+    async def stats(self, queue: str) -> QueueStats:
+        """Count a queue's jobs per status."""
+        counts = await self._run(lua.STATS, [queue, *_STATUSES])
+        return QueueStats(**dict(zip(_STATUSES, counts, strict=True)))
+
+    async def clear_completed(self, queue: str) -> int:
+        """Delete a queue's completed jobs, a batch per script call."""
+        total = 0
+        while True:
+            removed = int(await self._run(lua.CLEAR, [queue, CLEAR_BATCH]))
+            total += removed
+            if removed < CLEAR_BATCH:
+                return total
+
+    async def next_due(self, queues: Sequence[str]) -> float | None:
+        """Return the earliest time a scheduled job of ``queues`` becomes ready."""
+        if not queues:
+            return None
+        due = await self._run(lua.NEXT_DUE, list(queues))
+        return None if due is None else float(due)

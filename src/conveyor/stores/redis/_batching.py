@@ -1,0 +1,57 @@
+"""Merging of concurrent calls into one round trip (group commit, without a delay)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Coalescer(Generic[T, R]):
+    """Sends the items of concurrent :meth:`submit` calls of one event loop together.
+
+    A call made while no batch is in flight goes out at once (in a task of its own);
+    calls made meanwhile wait and go out together as the next batch. ``send(items)``
+    returns one answer per item; each caller gets the answers to its own items, or
+    the exception the batch raised.
+    """
+
+    def __init__(self, send: Callable[[list[T]], Awaitable[list[R]]]) -> None:
+        self._send = send
+        self._queued: list[tuple[Sequence[T], asyncio.Future[list[R]]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def submit(self, items: Sequence[T]) -> list[R]:
+        """Send ``items`` with whatever else is queued; return their answers."""
+        future: asyncio.Future[list[R]] = asyncio.get_running_loop().create_future()
+        self._queued.append((items, future))
+        if self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._queued:
+                batch, self._queued = self._queued, []
+                await self._send_batch(batch)
+        finally:
+            self._flushing = None
+
+    async def _send_batch(self, batch: list[tuple[Sequence[T], asyncio.Future[list[R]]]]) -> None:
+        try:
+            answers = await self._send([item for items, _ in batch for item in items])
+        except BaseException as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        start = 0
+        for items, future in batch:
+            if not future.done():
+                future.set_result(answers[start : start + len(items)])
+            start += len(items)

@@ -1,0 +1,104 @@
+"""Jobs and outcomes to and from script arguments and job hashes.
+
+A job's hash holds what the scripts read or change as fields of their own (queue,
+status, priority, max_retries, run_at, attempts, and the state of a running or
+finished job), and what never changes after enqueue in one field, ``spec``: a JSON
+line of the settings then the payload bytes as they are. Fewer fields make enqueue
+and claim cheaper on both ends. Absent fields are ``None``; floats are written with
+``repr`` (exact).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from ...job import JobStatus
+from ..base import JobRecord, Outcome
+
+Arg = str | bytes | int | float
+
+SPEC = ("id", "name", "retry_delay", "timeout", "backoff", "created_at", "scheduled_at")
+"""The fields of the ``spec`` line, in order; the payload follows the line."""
+STATE = ("started_at", "completed_at", "worker_id", "lease_expires_at", "result", "error",
+         "traceback", "progress", "progress_message", "cancel_requested")  # fmt: skip
+"""Fields of a job's hash that are left out while ``None`` (or false)."""
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode()
+
+
+def _same(raw: bytes) -> bytes:
+    return raw
+
+
+def _true(raw: bytes) -> bool:
+    return True
+
+
+def _status(raw: bytes) -> JobStatus:
+    return JobStatus(raw.decode())
+
+
+_TEXT = ("queue", "worker_id", "error", "traceback", "progress_message")
+_FLOAT = ("run_at", "started_at", "completed_at", "lease_expires_at", "progress")
+_INT = ("priority", "max_retries", "attempts")
+_DECODE: dict[bytes, tuple[str, Callable[[bytes], Any]]] = {
+    **{name.encode(): (name, _text) for name in _TEXT},
+    **{name.encode(): (name, float) for name in _FLOAT},
+    **{name.encode(): (name, int) for name in _INT},
+    b"status": ("status", _status),
+    b"result": ("result", _same),
+    b"cancel_requested": ("cancel_requested", _true),
+}
+
+
+def record_args(record: JobRecord) -> list[Arg]:
+    """``enqueue.lua``'s arguments for one job."""
+    spec = json.dumps([getattr(record, name) for name in SPEC], separators=(",", ":"))
+    state: list[Arg] = []
+    for name in STATE:
+        value = getattr(record, name)
+        if value is not None and value is not False:
+            state += (name, 1 if value is True else value)
+    return [
+        record.id, record.queue, record.status.value, record.priority, record.max_retries,
+        record.run_at, record.attempts, spec.encode() + b"\n" + record.payload,
+        len(state) // 2, *state,
+    ]  # fmt: skip
+
+
+def outcome_args(outcome: Outcome) -> list[Arg]:
+    """``settle.lua``'s arguments for one outcome."""
+    pairs: list[Arg] = []
+    for name in ("result", "error", "traceback"):
+        value = getattr(outcome, name)
+        if value is not None:
+            pairs += (name, value)
+    head: list[Arg] = [outcome.job_id, outcome.worker_id, outcome.attempt, outcome.status.value]
+    return [*head, outcome.retry_delay, len(pairs) // 2, *pairs]
+
+
+def decode_pairs(pairs: Iterable[tuple[bytes, bytes]]) -> JobRecord:
+    """Build a job from its hash's field/value pairs."""
+    values: dict[str, Any] = {}
+    for field, raw in pairs:
+        if field == b"spec":
+            line, _, values["payload"] = raw.partition(b"\n")
+            values.update(zip(SPEC, json.loads(line), strict=True))
+        elif (known := _DECODE.get(field)) is not None:
+            values[known[0]] = known[1](raw)
+    return JobRecord(**values)
+
+
+def decode_flat(flat: Sequence[bytes]) -> JobRecord:
+    """Build a job from a flat ``HGETALL`` array (as a script returns it)."""
+    it = iter(flat)
+    return decode_pairs(zip(it, it, strict=True))
+
+
+def text(raw: bytes | str) -> str:
+    """Return a reply as ``str``."""
+    return raw.decode() if isinstance(raw, bytes) else raw

@@ -1,0 +1,51 @@
+"""The store's key layout, as the Lua scripts (``lua/_common.lua``) build it.
+
+Every key starts with the hash tag ``{prefix}``, so all of one store lives in one
+cluster slot and every script touches one slot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key names under one prefix."""
+
+    prefix: str
+
+    @property
+    def tag(self) -> str:
+        """``{prefix}``: the start of every key, passed to every script as ``KEYS[1]``."""
+        return "{" + self.prefix + "}"
+
+    @property
+    def events(self) -> str:
+        """The pub/sub channel of job events."""
+        return f"{self.tag}:events"
+
+    def wake(self, origin: str) -> str:
+        """Name the channel only one store object listens on (to stop its listener)."""
+        return f"{self.tag}:wake:{origin}"
+
+    def job(self, job_id: str) -> str:
+        """Hash: one job's fields."""
+        return f"{self.tag}:job:{job_id}"
+
+    def ready(self, queue: str) -> str:
+        """Sorted set: a queue's pending jobs by priority, then run_at."""
+        return f"{self.tag}:ready:{queue}"
+
+    def delayed(self, queue: str) -> str:
+        """Sorted set: a queue's scheduled jobs by run_at."""
+        return f"{self.tag}:delayed:{queue}"
+
+    def status(self, queue: str, status: str) -> str:
+        """Sorted set (all scores 0, so by id): a queue's jobs in one status."""
+        return f"{self.tag}:status:{status}:{queue}"
+
+    @property
+    def leases(self) -> str:
+        """Sorted set: running jobs by lease deadline."""
+        return f"{self.tag}:leases"

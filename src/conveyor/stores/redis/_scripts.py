@@ -1,0 +1,55 @@
+"""The Lua scripts: one file per atomic operation, loaded once and called by SHA."""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import resources
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
+
+from ._codec import Arg
+
+
+async def execute(client: Redis, *args: Arg) -> Any:
+    """Send one command; return redis-py's parsed reply."""
+    return await client.execute_command(*args)  # type: ignore[no-untyped-call]
+
+
+class Script:
+    """One script of ``lua/``, with ``lua/_common.lua`` in front of it."""
+
+    def __init__(self, name: str) -> None:
+        folder = resources.files(__package__) / "lua"
+        common = (folder / "_common.lua").read_text()
+        self.name = name
+        self.source = common + "\n" + (folder / f"{name}.lua").read_text()
+        self.sha = hashlib.sha1(self.source.encode()).hexdigest()
+
+    async def __call__(self, client: Redis, tag: str, args: list[Arg]) -> Any:
+        """Run the script (EVALSHA), loading it first if the server does not know it.
+
+        A server that restarted or ran ``SCRIPT FLUSH`` answers NOSCRIPT: load and retry.
+        """
+        try:
+            return await execute(client, "EVALSHA", self.sha, 1, tag, *args)
+        except NoScriptError:
+            await execute(client, "SCRIPT", "LOAD", self.source)
+            return await execute(client, "EVALSHA", self.sha, 1, tag, *args)
+
+
+ENQUEUE = Script("enqueue")
+CLAIM = Script("claim")
+RENEW = Script("renew")
+SETTLE = Script("settle")
+RECOVER = Script("recover")
+CANCEL = Script("cancel")
+RETRY = Script("retry")
+PROGRESS = Script("progress")
+LIST = Script("list")
+STATS = Script("stats")
+CLEAR = Script("clear")
+NEXT_DUE = Script("next_due")
+ALL = (ENQUEUE, CLAIM, RENEW, SETTLE, RECOVER, CANCEL, RETRY, PROGRESS, LIST, STATS, CLEAR,
+       NEXT_DUE)  # fmt: skip

@@ -1,0 +1,50 @@
+-- Shared by every script: prepended to each one when it is loaded.
+--
+-- KEYS[1] is the store's hash tag "{prefix}"; every key starts with it, so a script
+-- touches one cluster slot. Times are epoch seconds from the server's TIME, written
+-- with 17 significant digits (exact doubles: Lua's default keeps only 14).
+
+local P = KEYS[1]
+local LEASES = P .. ':leases'
+
+local function now_time()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+
+local function num(x)
+  return string.format('%.17g', x)
+end
+
+local function job_key(id) return P .. ':job:' .. id end
+local function ready_key(q) return P .. ':ready:' .. q end
+local function delayed_key(q) return P .. ':delayed:' .. q end
+local function status_key(q, s) return P .. ':status:' .. s .. ':' .. q end
+
+-- Priority bands 2^44 ms apart, run_at in ms within a band: higher priority first,
+-- then earlier run_at; equal scores fall back to the member (the id: creation order).
+local function ready_score(priority, run_at)
+  return num(-tonumber(priority) * 17592186044416 + run_at * 1000)
+end
+
+local function make_ready(id, q, priority, run_at)
+  redis.call('ZADD', ready_key(q), ready_score(priority, run_at), id)
+end
+
+local function move(id, q, from, to)
+  redis.call('ZREM', status_key(q, from), id)
+  redis.call('ZADD', status_key(q, to), 0, id)
+end
+
+local events = {}
+local function event(name, id, q)
+  events[#events + 1] = {name, id, q}
+end
+
+-- One message per call with every event it caused, in the shape of encode_events and
+-- starting with the origin (a hex token), so a store can skip its own messages unparsed.
+local function publish(origin)
+  if #events > 0 then
+    redis.call('PUBLISH', P .. ':events', '{"o":"' .. origin .. '","e":' .. cjson.encode(events) .. '}')
+  end
+end

@@ -1,0 +1,268 @@
+"""What only the Redis store does: key slots, URLs, errors, events across stores, clock."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import redis
+from redis.crc import key_slot
+
+from conveyor import create_queue
+from conveyor.clock import FrozenClock, ServerClock
+from conveyor.errors import BackendUnavailableError, ConfigurationError
+from conveyor.job import JobStatus
+from conveyor.stores import JobRecord, Outcome, store_from_url
+from conveyor.stores.base import StoreEvent
+from conveyor.stores.redis import RedisStore
+from conveyor.stores.redis._keys import Keys
+from servers import REDIS, drop_namespace, namespaced, require
+from testkit import eventually, unique_name
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    require(REDIS)
+    url = namespaced(REDIS)
+    yield url
+    drop_namespace(url)
+
+
+@pytest.fixture
+async def store(url: str) -> AsyncIterator[RedisStore]:
+    store = RedisStore(url)
+    yield store
+    await store.close()
+
+
+def record(job_id: str, queue: str, **fields: object) -> JobRecord:
+    now = time.time()
+    defaults: dict[str, object] = {
+        "id": job_id, "queue": queue, "name": "job", "payload": b"\x00\xffraw",
+        "status": JobStatus.PENDING, "priority": 1, "max_retries": 3, "retry_delay": 1.0,
+        "timeout": 30.0, "backoff": None, "created_at": now, "run_at": now,
+    }  # fmt: skip
+    defaults.update(fields)
+    return JobRecord(**defaults)  # type: ignore[arg-type]
+
+
+def server_keys(url: str) -> list[bytes]:
+    prefix = url.rsplit("prefix=", 1)[1]
+    client = redis.Redis.from_url(url.split("?")[0])
+    try:
+        return list(client.scan_iter(match=f"*{prefix}*", count=1000))
+    finally:
+        client.close()
+
+
+# -- keys --------------------------------------------------------------------------------
+
+
+def test_every_key_pattern_hashes_to_one_slot() -> None:
+    keys = Keys("conveyor")
+    names = [
+        keys.tag, keys.events, keys.wake("origin"), keys.job("01JOB"), keys.ready("emails"),
+        keys.delayed("emails"), keys.status("reports:daily", "pending"), keys.leases,
+    ]  # fmt: skip
+    assert len({key_slot(name.encode()) for name in names}) == 1
+
+
+async def test_every_key_the_scripts_write_is_under_the_hash_tag(
+    store: RedisStore, url: str
+) -> None:
+    queue = unique_name()
+    await store.enqueue([record("a", queue), record("b", queue, priority=3)])
+    await store.enqueue([record("c", queue, status=JobStatus.SCHEDULED, run_at=time.time())])
+    claimed = await store.claim([queue, "other"], 3, "w", 0.01)
+    assert [r.id for r in claimed] == ["b", "a", "c"]
+    await store.settle([Outcome("b", "w", 1, JobStatus.SCHEDULED, error="E", retry_delay=60)])
+    await store.set_progress("a", "w", 50.0, "half")
+    await asyncio.sleep(0.02)
+    assert await store.recover_expired() == ["a", "c"]
+    assert await store.cancel("a") is JobStatus.CANCELLED
+    assert await store.retry("a") is True
+    found = server_keys(url)
+    assert len(found) >= 6
+    tag = store.keys.tag.encode()
+    assert all(key.startswith(tag + b":") for key in found)
+    assert len({key_slot(key) for key in found}) == 1
+
+
+# -- URLs and errors ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bad", "match"),
+    [
+        ("redis://localhost:6379/0?prefix=x&colour=red", "colour"),
+        ("redis://localhost:6379/0?durability=normal", "durability"),
+        ("redis://localhost:6379/zero", "database"),
+        ("redis://localhost:6379/0?prefix=", "prefix"),
+        ("redis://localhost:6379/0?prefix=a{b}", "prefix"),
+    ],
+)
+def test_bad_url_options_are_configuration_errors(bad: str, match: str) -> None:
+    with pytest.raises(ConfigurationError, match=match):
+        store_from_url(bad)
+
+
+def test_the_password_is_masked_in_configuration_errors() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        RedisStore("redis://user:s3cret@localhost:6379/0?nope=1")
+    assert "s3cret" not in str(caught.value)
+    assert "user:***@localhost" in str(caught.value)
+
+
+async def test_an_unreachable_server_is_backend_unavailable_naming_the_masked_url() -> None:
+    store = RedisStore("redis://:s3cret@127.0.0.1:1/0?prefix=nowhere")
+    assert store.url == "redis://:***@127.0.0.1:1/0?prefix=nowhere"
+    began = time.monotonic()
+    with pytest.raises(BackendUnavailableError) as caught:
+        await store.open()
+    assert time.monotonic() - began < 10
+    assert "redis://:***@127.0.0.1:1/0" in str(caught.value)
+    assert "s3cret" not in str(caught.value)
+    with pytest.raises(BackendUnavailableError):
+        await store.get("any")  # every operation, not only open()
+    await store.close()
+
+
+def test_enqueue_through_an_application_connection_is_refused(url: str) -> None:
+    store = RedisStore(url)
+    with pytest.raises(ConfigurationError, match="transactional"):
+        asyncio.run(store.enqueue([], connection=object()))
+
+
+# -- scripts -----------------------------------------------------------------------------
+
+
+async def test_operations_work_after_the_server_forgot_the_scripts(store: RedisStore) -> None:
+    queue = unique_name()
+    await store.enqueue([record("a", queue)])
+    client = redis.asyncio.Redis.from_url(REDIS)
+    try:
+        await client.script_flush()
+    finally:
+        await client.aclose()
+    await store.enqueue([record("b", queue)])
+    assert [r.id for r in await store.claim([queue], 5, "w", 60.0)] == ["a", "b"]
+
+
+async def test_payload_bytes_and_every_field_round_trip(store: RedisStore) -> None:
+    queue = unique_name()
+    original = record(
+        "x", queue, status=JobStatus.SCHEDULED, run_at=1_700_000_000.1234567, backoff='{"k":1}',
+        scheduled_at=1_700_000_000.1234567, timeout=None, payload=b"\n\x00\xff{}",
+        error="last\nerror", attempts=2, progress=12.5, progress_message="héllo",
+    )  # fmt: skip
+    await store.enqueue([original])
+    assert await store.get("x") == original
+
+
+async def test_settle_applies_each_outcome_of_a_batch_on_its_own(store: RedisStore) -> None:
+    queue = unique_name()
+    await store.enqueue([record(i, queue) for i in "abc"])
+    await store.claim([queue], 3, "w", 60.0)
+    outcomes = [
+        Outcome("a", "w", 1, JobStatus.COMPLETED, result=b"1"),
+        Outcome("b", "someone-else", 1, JobStatus.COMPLETED),
+        Outcome("c", "w", 1, JobStatus.PENDING),
+    ]
+    assert await store.settle(outcomes) == [True, False, True]
+    statuses = [(await store.get(i)) for i in "abc"]
+    assert [(r.status, r.attempts) for r in statuses if r] == [
+        (JobStatus.COMPLETED, 1), (JobStatus.PROCESSING, 1), (JobStatus.PENDING, 0),
+    ]  # fmt: skip
+
+
+async def test_concurrent_settles_of_one_loop_share_a_round_trip(store: RedisStore) -> None:
+    queue = unique_name()
+    await store.enqueue([record(f"j{i}", queue) for i in range(20)])
+    claimed = await store.claim([queue], 20, "w", 60.0)
+    sent: list[int] = []
+    send = store._settle_now
+
+    async def counting(outcomes: list[Outcome]) -> list[bool]:
+        sent.append(len(outcomes))
+        return await send(outcomes)
+
+    store._settlers.take_all()
+    store._settle_now = counting  # type: ignore[method-assign]
+    results = await asyncio.gather(
+        *(store.settle([Outcome(r.id, "w", 1, JobStatus.COMPLETED)]) for r in claimed)
+    )
+    assert results == [[True]] * 20
+    assert sum(sent) == 20
+    assert len(sent) < 20
+
+
+# -- events and clock --------------------------------------------------------------------
+
+
+async def test_events_reach_other_store_objects_but_not_their_origin(url: str) -> None:
+    producer, watcher = RedisStore(url), RedisStore(url)
+    seen_by_producer: list[StoreEvent] = []
+    seen: list[StoreEvent] = []
+    producer.remote_events.subscribe(seen_by_producer.append)
+    watcher.remote_events.subscribe(seen.append)
+    try:
+        await producer.open()
+        await watcher.open()
+        queue = unique_name()
+        generation = watcher.changes.generation
+        await producer.enqueue([record("a", queue), record("b", queue)])
+        await eventually(lambda: len(seen) == 2, "the job:added events")
+        assert seen == [StoreEvent("job:added", "a", queue), StoreEvent("job:added", "b", queue)]
+        assert watcher.changes.generation > generation
+        await producer.claim([queue], 1, "w", 60.0)
+        await producer.settle([Outcome("a", "w", 1, JobStatus.COMPLETED)])
+        await eventually(lambda: len(seen) == 4, "the started and completed events")
+        assert [e.event for e in seen[2:]] == ["job:started", "job:completed"]
+        assert seen_by_producer == []
+    finally:
+        await producer.close()
+        await watcher.close()
+
+
+async def test_a_queue_on_redis_waits_for_a_job_finished_elsewhere(url: str) -> None:
+    name = unique_name()
+    worker, producer = create_queue(url=url, name=name), create_queue(url=url, name=name)
+    worker.register("double", lambda job: job.payload * 2)
+    try:
+        await worker.start()
+        job = await producer.wait(await producer.enqueue("double", 21), timeout=5)
+        assert job.result == 42
+    finally:
+        await worker.close()
+        await producer.close()
+
+
+async def test_the_server_clock_is_calibrated_on_open(store: RedisStore) -> None:
+    assert isinstance(store.clock, ServerClock)
+    store.clock.offset = 1000.0
+    await store.open()
+    assert abs(store.clock.offset) < 1.0  # this machine is the server: no real skew
+    assert abs(store.clock.now() - time.time()) < 1.0
+
+
+async def test_a_clock_passed_in_is_used_as_it_is(url: str) -> None:
+    clock = FrozenClock(1_000.0)
+    store = RedisStore(url, clock)
+    try:
+        await store.open()
+        assert store.clock is clock
+        assert clock.now() == 1_000.0
+    finally:
+        await store.close()
+
+
+async def test_close_then_open_again_works(store: RedisStore) -> None:
+    queue = unique_name()
+    await store.enqueue([record("a", queue)])
+    await store.close()
+    await store.close()
+    assert (await store.get("a")) is not None  # opens again by itself
+    await store.open()
+    assert (await store.stats(queue)).pending == 1
