@@ -37,6 +37,7 @@ from redis.retry import Retry
 from ...clock import Clock, ServerClock
 from ...errors import BackendUnavailableError
 from ...job import JobStatus, QueueStats
+from .._coalesce import Coalescer
 from ..base import (
     Capabilities,
     ChangeSignal,
@@ -49,7 +50,6 @@ from ..base import (
     refuse_connection,
 )
 from . import _scripts as lua
-from ._batching import Coalescer
 from ._codec import Arg, decode_flat, decode_pairs, outcome_args, record_args, text
 from ._keys import Keys
 from ._listener import Listener

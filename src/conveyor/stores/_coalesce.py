@@ -1,4 +1,11 @@
-"""Merging of concurrent calls into one round trip (group commit, without a delay)."""
+"""Merging of concurrent calls into one round trip (group commit, without a delay).
+
+Workers settle each job on its own; with ten jobs finishing together that would be ten
+round trips and ten commits. The shared stores send the outcomes through a
+:class:`Coalescer`: the first call goes out at once, the calls made while it is in
+flight go out together as the next batch, so no call waits for a timer and under load
+each round trip carries many.
+"""
 
 from __future__ import annotations
 
@@ -37,6 +44,12 @@ class Coalescer(Generic[T, R]):
             while self._queued:
                 batch, self._queued = self._queued, []
                 await self._send_batch(batch)
+        except BaseException:
+            # Cancelled (the loop is closing): nobody is left to send what still waits.
+            for _, future in self._queued:
+                future.cancel()
+            self._queued = []
+            raise
         finally:
             self._flushing = None
 
