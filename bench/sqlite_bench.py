@@ -1,14 +1,17 @@
-"""conveyor on its SQLite store: throughput, latency, memory and idle cost.
+"""conveyor on any store: throughput, latency, memory and idle cost.
 
     .venv/bin/python bench/sqlite_bench.py                      # everything, 3 reps
     .venv/bin/python bench/sqlite_bench.py --only drain,latency --reps 5
     .venv/bin/python bench/sqlite_bench.py --url 'sqlite:///{dir}/bench.db?durability=normal'
+    .venv/bin/python bench/sqlite_bench.py --url redis://127.0.0.1:6379/14
+    .venv/bin/python bench/sqlite_bench.py --url postgresql://postgres@127.0.0.1:5432/postgres
 
 Every job is a no-op ``async def`` handler whose first act is ``time.time()``. Each
-repetition runs every selected measurement once, each on a fresh store file in a temp
-folder (removed at the end); the summary gives the median over the repetitions, the
-min-max spread, the target and the command that reproduces that one figure. See
-bench/README.md for what each figure is exactly.
+repetition runs every selected measurement once, each on a fresh store: a new file in a
+temp folder, or on Redis and PostgreSQL a key prefix or schema of its own (removed at
+the end). The summary gives the median over the repetitions, the min-max spread, the
+target (that of the store's issue) and the command that reproduces that one figure.
+See bench/README.md for what each figure is exactly.
 """
 
 from __future__ import annotations
@@ -40,6 +43,10 @@ from conveyor.stores.sqlite.queries import INSERT as CONVEYOR_INSERT
 from conveyor.stores.sqlite.schema import LATEST_VERSION, MIGRATIONS
 
 HERE = Path(__file__).resolve().parent
+sys.path.append(str(HERE.parent / "tests"))  # servers.py: a namespace per run on a server
+from servers import drop_namespace, namespaced  # noqa: E402
+
+SHARED_SCHEMES = ("redis", "rediss", "postgresql", "postgres")
 DEFAULT_URL = "sqlite:///{dir}/bench.db"
 MB = 1024 * 1024
 
@@ -50,21 +57,14 @@ class Figure:
     measure: str  # the --only name that produces it
     label: str
     unit: str
-    target: tuple[str, float] | None = None  # (">=" | "<=" | "<", value)
-
-    def verdict(self, value: float) -> str:
-        if self.target is None:
-            return "-"
-        op, limit = self.target
-        ok = {">=": value >= limit, "<=": value <= limit, "<": value < limit}[op]
-        return "PASS" if ok else "FAIL"
+    target: tuple[str, float] | None = None  # (">=" | "<=" | "<", value) on SQLite
 
 
 FIGURES: dict[str, Figure] = {
     "raw_commit": Figure("enqueue", "raw sqlite3 durable commit, 1 INSERT per txn", "jobs/s"),
     "enqueue_one": Figure("enqueue", "enqueue one at a time, each awaited", "jobs/s"),
     "enqueue_vs_raw": Figure(
-        "enqueue", "enqueue one at a time / raw commit rate", "ratio", (">=", 0.80)
+        "enqueue", "enqueue one at a time / raw engine rate", "ratio", (">=", 0.80)
     ),
     "enqueue_concurrent": Figure(
         "concurrent", "enqueue from 50 concurrent tasks", "jobs/s", (">=", 20_000)
@@ -89,6 +89,54 @@ FIGURES: dict[str, Figure] = {
     "idle_cpu": Figure("idle", "idle worker CPU, % of one core", "%"),
     "idle_wakeups": Figure("idle", "idle worker context switches per second", "1/s"),
 }
+# The shared stores' targets, where they differ from the SQLite ones above.
+SERVER_TARGETS: dict[str, dict[str, tuple[str, float]]] = {
+    "redis": {
+        "enqueue_many": (">=", 50_000),
+        "drain": (">=", 6_000),
+        "lat_proc_p50": ("<=", 1.0),
+        "lat_proc_p99": ("<=", 3.0),
+    },
+    "postgresql": {
+        "enqueue_many": (">=", 50_000),
+        "drain": (">=", 5_000),
+        "lat_proc_p50": ("<=", 3.0),
+        "lat_proc_p99": ("<=", 10.0),
+    },
+}
+RAW_LABELS = {
+    "sqlite": "raw sqlite3 durable commit, 1 INSERT per txn",
+    "redis": "raw redis.asyncio SET round trip (job-sized value)",
+    "postgresql": "raw psycopg durable single-row INSERT (autocommit)",
+}
+
+
+def family(scheme: str) -> str:
+    """``sqlite``, ``memory``, ``redis`` or ``postgresql``, whatever the URL's spelling."""
+    return {"rediss": "redis", "postgres": "postgresql"}.get(scheme, scheme)
+
+
+def target_for(key: str, scheme: str) -> tuple[str, float] | None:
+    """The target of one figure on the store of ``scheme``."""
+    figure = FIGURES[key]
+    overrides = SERVER_TARGETS.get(family(scheme))
+    if overrides is None:
+        return figure.target
+    if key in overrides:
+        return overrides[key]
+    if figure.measure in ("latency", "concurrent"):
+        return None  # in-process latency, 50 producers: targets of the SQLite store only
+    return figure.target
+
+
+def verdict(target: tuple[str, float] | None, value: float) -> str:
+    if target is None:
+        return "-"
+    op, limit = target
+    ok = {">=": value >= limit, "<=": value <= limit, "<": value < limit}[op]
+    return "PASS" if ok else "FAIL"
+
+
 MEASURES = [
     "enqueue",
     "concurrent",
@@ -117,6 +165,40 @@ async def wait_until(check: Callable[[], bool], timeout: float, what: str) -> No
         await asyncio.sleep(0.001)
 
 
+# ----------------------------------------------------------------------------- raw engines
+async def raw_redis_set_rate(url: str, n: int) -> float:
+    """``redis_raw.py``'s SET figure: N awaited SETs of a job-sized value, one client."""
+    import redis_raw
+
+    from conveyor.stores.redis import RedisStore
+
+    client = RedisStore(url)._new_client()
+    tag = "{bench-raw-" + uuid.uuid4().hex[:8] + "}"
+    try:
+        return await redis_raw.rate(n, lambda i: client.set(f"{tag}:{i}", redis_raw.VALUE))
+    finally:
+        async for key in client.scan_iter(match=f"{tag}*", count=1000):
+            await client.delete(key)
+        await client.aclose()
+
+
+async def raw_postgres_insert_rate(url: str, n: int) -> float:
+    """``postgres_raw.py``'s psycopg insert figure: N single-row autocommit INSERTs."""
+    import postgres_raw
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(postgres_raw.CREATE)
+    driver = postgres_raw.Psycopg()
+    await driver.connect(url)
+    try:
+        return await postgres_raw.m_insert(driver, n, "raw")
+    finally:
+        await driver.close()
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {postgres_raw.SCHEMA} CASCADE")
+
+
 # ----------------------------------------------------------------------------- stores
 class Stores:
     """Fresh store URLs, each in a folder of its own under one temp folder."""
@@ -129,14 +211,22 @@ class Stores:
     def scheme(self) -> str:
         return urlsplit(self.template).scheme
 
+    @property
+    def shared_server(self) -> bool:
+        return self.scheme in SHARED_SCHEMES
+
     def fresh(self, tag: str) -> str:
+        if self.shared_server:
+            return namespaced(self.template)  # a key prefix or schema of its own
         if "{dir}" not in self.template:
             return self.template  # a store of the user's: runs are kept apart by queue name
         folder = Path(tempfile.mkdtemp(prefix=f"{tag}-", dir=self.root))
         return self.template.replace("{dir}", str(folder))
 
     def drop(self, url: str) -> None:
-        if "{dir}" in self.template:
+        if self.shared_server:
+            drop_namespace(url)
+        elif "{dir}" in self.template:
             shutil.rmtree(Path(sqlite_path(url)).parent, ignore_errors=True)
 
 
@@ -317,11 +407,20 @@ class Bench:
         conn.close()
         return self.a.n / elapsed
 
+    async def raw_reference(self, url: str) -> float:
+        """What the store's engine does for one job with no conveyor code: the 80 % bar."""
+        kind = family(self.stores.scheme)
+        if kind == "redis":
+            return await raw_redis_set_rate(url, self.a.n)
+        if kind == "postgresql":
+            return await raw_postgres_insert_rate(url.partition("?")[0], self.a.n)
+        return await asyncio.to_thread(self.raw_commit, url)
+
     async def m_enqueue(self) -> dict[str, float]:
         url = self.stores.fresh("enqueue")
         out: dict[str, float] = {}
-        if self.stores.scheme == "sqlite":
-            out["raw_commit"] = await asyncio.to_thread(self.raw_commit, url)
+        if self.stores.scheme != "memory":
+            out["raw_commit"] = await self.raw_reference(url)
         async with new_queue(url, self.a.workers) as queue:
             await queue.enqueue("noop", {"tag": -1})  # warm: statements prepared, file open
             t0 = time.perf_counter()
@@ -472,18 +571,18 @@ class Bench:
     async def build_backlog(self) -> None:
         """Once per run: --rss-n pending jobs, written at durability=normal for speed."""
         self.backlog_url = self.stores.fresh("backlog")
-        queue = new_queue(with_durability(self.backlog_url, "normal"), self.a.workers)
+        sqlite = self.stores.scheme == "sqlite"
+        fill_url = with_durability(self.backlog_url, "normal") if sqlite else self.backlog_url
+        queue = new_queue(fill_url, self.a.workers)
         self.backlog_queue = queue.name
         t0 = time.perf_counter()
         async with queue:
             await fill(queue, self.a.rss_n, self.a.batch)
-        size = await asyncio.to_thread(os.path.getsize, sqlite_path(self.backlog_url))
-        size /= MB
-        print(
-            f"  (setup: {self.a.rss_n:,} jobs enqueued in {time.perf_counter() - t0:.1f} s,"
-            f" file {size:.0f} MB)",
-            flush=True,
-        )
+        took = f"{self.a.rss_n:,} jobs enqueued in {time.perf_counter() - t0:.1f} s"
+        if sqlite:
+            size = await asyncio.to_thread(os.path.getsize, sqlite_path(self.backlog_url))
+            took += f", file {size / MB:.0f} MB"
+        print(f"  (setup: {took})", flush=True)
 
     async def rss_of(self, url: str, queue_name: str) -> tuple[float, float]:
         worker = WorkerProcess(url, queue_name, self.a.workers, None, self._log("rss"))
@@ -568,25 +667,27 @@ def fmt(value: float, unit: str) -> str:
     return f"{value:.2f}" if abs(value) < 100 else f"{value:.0f}"
 
 
-def summary(results: dict[str, list[float]]) -> list[dict[str, Any]]:
+def summary(results: dict[str, list[float]], scheme: str) -> list[dict[str, Any]]:
     rows = []
     for key, figure in FIGURES.items():
         values = results.get(key)
         if not values:
             continue
         median = statistics.median(values)
-        target = "" if figure.target is None else f"{figure.target[0]} {figure.target[1]:g}"
+        goal = target_for(key, scheme)
+        target = "" if goal is None else f"{goal[0]} {goal[1]:g}"
+        label = RAW_LABELS.get(family(scheme), figure.label)
         rows.append(
             {
                 "figure": key,
-                "what": figure.label,
+                "what": label if key == "raw_commit" else figure.label,
                 "unit": figure.unit,
                 "median": median,
                 "min": min(values),
                 "max": max(values),
                 "reps": len(values),
                 "target": target,
-                "verdict": figure.verdict(median),
+                "verdict": verdict(goal, median),
                 "command": command_for(figure.measure),
             }
         )
@@ -685,7 +786,7 @@ def main() -> int:
         results, errors = asyncio.run(main_async(args, measures, root))
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    rows = summary(results)
+    rows = summary(results, scheme)
     print_summary(rows)
     for error in errors:
         print(f"error: {error}")
