@@ -11,11 +11,14 @@
 # baselines), then this repository is installed into it (editable). Arguments are
 # passed to run_all.sh; without any: --reps 3 --no-baselines --only conveyor:sqlite,huey:sqlite.
 #
-# One change is made to the copy: systems/conveyor_peer.py's close() awaits
-# queue.close(). The harness deletes the SQLite folder between phases, and a producer
-# that kept its connections open would go on writing into the deleted file, which the
-# next phase's worker never sees (the bulk check reports every job lost and the latency
-# warm-up times out).
+# Two changes are made to the copy's systems/conveyor_peer.py:
+# - close() awaits queue.close(). The harness deletes the SQLite folder between phases,
+#   and a producer that kept its connections open would go on writing into the deleted
+#   file, which the next phase's worker never sees (the bulk check reports every job
+#   lost and the latency warm-up times out).
+# - On PostgreSQL, conveyor's tables go in the public schema (?schema=public), the one
+#   the harness drops between phases; in its own schema, jobs of one phase would stay
+#   for the next.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 src="${PEERS_SRC:-$repo/../shared/peers}"
@@ -48,13 +51,23 @@ from pathlib import Path
 
 peer = Path("systems/conveyor_peer.py")
 text = peer.read_text()
-old = "    async def close(self):\n        pass\n"
-new = "    async def close(self):\n        await queue.close()  # bench/peers.sh: release the file\n"
-if new not in text:
-    if old not in text:
-        raise SystemExit("systems/conveyor_peer.py: close() is not the expected stub; patch by hand")
-    peer.write_text(text.replace(old, new))
-    print("patched systems/conveyor_peer.py: close() awaits queue.close()")
+patches = [
+    (
+        "    async def close(self):\n        pass\n",
+        "    async def close(self):\n        await queue.close()  # bench/peers.sh: release the file\n",
+    ),
+    (
+        '"postgres": pg_dsn(),',
+        '"postgres": pg_dsn() + "?schema=public",  # bench/peers.sh: the schema it cleans',
+    ),
+]
+for old, new in patches:
+    if new not in text:
+        if old not in text:
+            raise SystemExit(f"systems/conveyor_peer.py: {old.strip()!r} not found; patch by hand")
+        text = text.replace(old, new)
+        print(f"patched systems/conveyor_peer.py: {new.strip()}")
+peer.write_text(text)
 PY
 
 if [[ $# -eq 0 ]]; then

@@ -6,6 +6,8 @@ Parametrised by environment variables:
 - ``IT_LEASE``: the queue's lease in seconds (default 30).
 - ``IT_MARKERS``: a folder where ``hold`` jobs leave marker files.
 - ``IT_LEDGER``: a file where ``record`` jobs append one line per run.
+- ``IT_CLOCK_SKEW``: seconds added to this process's wall clock (``time.time``), as
+  on a machine whose clock is off.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from conveyor import Job, create_queue
+
+if skew := float(os.environ.get("IT_CLOCK_SKEW", "0")):
+    _machine_time = time.time
+    time.time = lambda: _machine_time() + skew
 
 if not os.environ.get("CONVEYOR_URL"):
     raise RuntimeError("integration test apps need CONVEYOR_URL (never the default file)")
