@@ -14,7 +14,9 @@ batches, and the server's ``now()`` decides what is due and when leases end
 (:attr:`PostgresStore.clock` is that clock as this machine estimates it). Every
 transition publishes its job events with ``NOTIFY <schema>_events`` in its own
 transaction; a listener thread turns them into wake-ups (:attr:`~PostgresStore.changes`)
-and into :attr:`~PostgresStore.remote_events`.
+and into :attr:`~PostgresStore.remote_events`. It LISTENs only while something waits for
+a change or follows other processes' events (and a few seconds after): a process that
+only enqueues, or a worker busy with a backlog, is spared every NOTIFY's wake-up.
 
 ``enqueue(records, connection=conn)`` inserts through the application's own psycopg
 connection (``Connection`` or ``AsyncConnection``), inside its open transaction: the jobs
@@ -30,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -47,6 +49,7 @@ from ..base import (
     Outcome,
     PerLoop,
     RemoteEvents,
+    RemoteListener,
     Renewal,
     decode_events,
 )
@@ -81,7 +84,14 @@ class PostgresStore:
         """Calibrated by the listener; ``None`` when a clock was given."""
         self.clock: Clock = clock or server_clock
         self.changes = ChangeSignal()
-        self.remote_events = RemoteEvents()
+        self.changes.on_first_waiter = _Callback(self._want_listening)
+        self.remote_events: RemoteEvents = _RemoteEvents(
+            lambda: self._want_listening(_SUBSCRIBE_WAIT)
+        )
+        # This process's own events, as encode_events and publish() (json_build_object) spell
+        # them: the listener drops them unread (their changes were fired where they were made).
+        origin = self.remote_events.origin
+        self._own = (f'{{"o":"{origin}"', f'{{"o" : "{origin}"')
         self._q = queries.for_schema(self._settings.schema)
         self._publish = {"channel": self._settings.channel, "origin": self.remote_events.origin}
         self._pools = LoopPools(self._settings)
@@ -109,6 +119,7 @@ class PostgresStore:
                     clock=self._server_clock,
                     on_message=self._on_message,
                     on_reconnect=self.changes.fire,
+                    wanted=self._listening_wanted,
                 )
         try:
             await asyncio.wrap_future(listener.ready)
@@ -132,8 +143,18 @@ class PostgresStore:
         self._settlers.take_all()
         await self._pools.close()
 
+    def _listening_wanted(self) -> bool:
+        return self.changes.has_waiters or self.remote_events.has_listeners
+
+    def _want_listening(self, wait: float = 0.0) -> None:
+        listener = self._listener
+        if listener is not None:
+            listener.want(wait)
+
     def _on_message(self, payload: str) -> None:
         """Wake waiters and pass on other processes' events (on the listener thread)."""
+        if payload.startswith(self._own):
+            return
         try:
             origin, batch = decode_events(payload)
         except ValueError as exc:
@@ -270,6 +291,39 @@ class PostgresStore:
         """Return the earliest time a scheduled job of ``queues`` becomes ready."""
         rows = await self._fetch(self._q.next_due, {"queues": list(queues)})
         return rows[0][0] if rows else None
+
+
+_SUBSCRIBE_WAIT = 0.25
+"""Seconds ``remote_events.subscribe`` waits for the listener to LISTEN."""
+
+
+class _Callback(threading.Event):
+    """The ``on_first_waiter`` of :attr:`PostgresStore.changes`: its ``set()`` calls ``callback``.
+
+    Every ``changes.wait`` sets it once its waiter is registered: the listener then starts
+    listening if it does not (and fires the signal once it does).
+    """
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        super().__init__()
+        self._callback = callback
+
+    def set(self) -> None:
+        """Call the callback (the event itself stays clear)."""
+        self._callback()
+
+
+class _RemoteEvents(RemoteEvents):
+    """:class:`RemoteEvents` that has the listener start listening on ``subscribe``."""
+
+    def __init__(self, on_subscribe: Callable[[], None]) -> None:
+        super().__init__()
+        self._on_subscribe = on_subscribe
+
+    def subscribe(self, listener: RemoteListener) -> None:
+        """Call ``listener(event)`` for every event another process publishes."""
+        super().subscribe(listener)
+        self._on_subscribe()
 
 
 async def _enqueue_on(connection: object, query: bytes, params: Params) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import json.encoder
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +15,8 @@ Params = dict[str, Any]
 
 MAX_MESSAGE = 7999
 """Bytes a NOTIFY payload may hold."""
+
+_quote = json.encoder.encode_basestring_ascii  # a JSON string, as json.dumps spells it
 
 # The event each settled status publishes: a released job only wakes workers.
 EVENT_OF_SETTLED = {
@@ -30,12 +34,30 @@ def _seconds(value: float | None) -> float | None:
 
 
 def messages(origin: str, batch: Sequence[StoreEvent]) -> list[str]:
-    """Encode ``batch`` as few NOTIFY payloads as fit the size limit."""
-    message = encode_events(origin, batch)
-    if len(message.encode()) <= MAX_MESSAGE or len(batch) == 1:
-        return [message]
-    half = len(batch) // 2
-    return messages(origin, batch[:half]) + messages(origin, batch[half:])
+    """Encode ``batch`` as few NOTIFY payloads as fit the size limit, in order.
+
+    Each payload is exactly what :func:`encode_events` makes of its events; every string
+    is escaped once (event names and queue names once per batch), and an event too big
+    for any payload goes alone.
+    """
+    if len(batch) == 1:
+        return [encode_events(origin, batch)]
+    head = '{"o":' + _quote(origin) + ',"e":['
+    quoted: dict[str, str] = {}  # event and queue names: a few, repeated
+    found: list[str] = []
+    parts: list[str] = []
+    size = len(head) + 2  # + "]}"; ASCII only (non-ASCII is escaped): bytes = chars
+    for event in batch:
+        name = quoted.get(event.event) or quoted.setdefault(event.event, _quote(event.event))
+        queue = quoted.get(event.queue) or quoted.setdefault(event.queue, _quote(event.queue))
+        part = f"[{name},{_quote(event.job_id)},{queue}]"
+        if parts and size + 1 + len(part) > MAX_MESSAGE:
+            found.append(head + ",".join(parts) + "]}")
+            parts, size = [], len(head) + 2
+        size += len(part) + (1 if parts else 0)
+        parts.append(part)
+    found.append(head + ",".join(parts) + "]}")
+    return found
 
 
 def record_params(records: Sequence[JobRecord], origin: str) -> Params:
@@ -49,7 +71,7 @@ def record_params(records: Sequence[JobRecord], origin: str) -> Params:
             "retry_delay": float(r.retry_delay), "timeout": _seconds(r.timeout),
             "backoff": r.backoff, "created_at": float(r.created_at),
             "run_at": float(r.run_at), "scheduled_at": _seconds(r.scheduled_at),
-            "messages": messages(origin, added),
+            "message": encode_events(origin, added),
         }  # fmt: skip
     return {
         "messages": messages(origin, added),
