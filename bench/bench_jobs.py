@@ -5,7 +5,7 @@
 
 Every job is a no-op whose first act is ``time.time()``; it appends one line
 ``<tag> <start time>`` to the file ``BENCH_SINK`` names (one ``O_APPEND`` write per
-line, atomic across processes), which is how ``sqlite_bench.py`` learns when each job
+line, atomic across processes), which is how ``store_bench.py`` learns when each job
 started. ``BENCH_SINK`` unset: the job records nothing (RSS / idle measurements).
 """
 

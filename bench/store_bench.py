@@ -1,10 +1,10 @@
 """conveyor on any store: throughput, latency, memory and idle cost.
 
-    .venv/bin/python bench/sqlite_bench.py                      # everything, 3 reps
-    .venv/bin/python bench/sqlite_bench.py --only drain,latency --reps 5
-    .venv/bin/python bench/sqlite_bench.py --url 'sqlite:///{dir}/bench.db?durability=normal'
-    .venv/bin/python bench/sqlite_bench.py --url redis://127.0.0.1:6379/14
-    .venv/bin/python bench/sqlite_bench.py --url postgresql://postgres@127.0.0.1:5432/postgres
+    .venv/bin/python bench/store_bench.py                      # everything, 3 reps
+    .venv/bin/python bench/store_bench.py --only drain,latency --reps 5
+    .venv/bin/python bench/store_bench.py --url 'sqlite:///{dir}/bench.db?durability=normal'
+    .venv/bin/python bench/store_bench.py --url redis://127.0.0.1:6379/14
+    .venv/bin/python bench/store_bench.py --url postgresql://postgres@127.0.0.1:5432/postgres
 
 Every job is a no-op ``async def`` handler whose first act is ``time.time()``. Each
 repetition runs every selected measurement once, each on a fresh store: a new file in a
