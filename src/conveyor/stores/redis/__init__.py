@@ -11,9 +11,14 @@ scheduled jobs by run_at, and one per status ordered by id (listing, counting); 
 sorted set of running jobs by lease deadline. Redis Cluster works: all of one prefix
 lives in one slot, so on one shard; give separate prefixes to spread queues over shards.
 
-Every script publishes the job events it caused as one message on ``{prefix}:events``;
-a listener thread turns them into wake-ups for idle workers and waiters
-(:attr:`~RedisStore.changes`) and into :attr:`~RedisStore.remote_events`.
+Every script publishes the job events it caused as one message: on ``{prefix}:changes``
+those that can make work ready or finish a job, on ``{prefix}:events`` the others
+(started, progress). A listener thread turns them into wake-ups for idle workers and
+waiters (:attr:`~RedisStore.changes`) and into :attr:`~RedisStore.remote_events`. It
+subscribes only while it is needed: to ``:changes`` while a coroutine waits on
+:attr:`~RedisStore.changes` (and a few seconds after), to both while anybody listens to
+remote events. A process that only enqueues receives nothing, not even its own events.
+Commands go out on the store's own short path (:mod:`._conn`), not redis-py's client.
 
 URL option: ``?prefix=`` (default ``conveyor``).
 """
@@ -51,6 +56,7 @@ from ..base import (
 )
 from . import _scripts as lua
 from ._codec import Arg, decode_flat, decode_pairs, outcome_args, record_args, text
+from ._conn import Connections
 from ._keys import Keys
 from ._listener import Listener
 from ._packing import with_fast_packing
@@ -90,10 +96,11 @@ class RedisStore:
         self._server_clock = None if clock is not None else ServerClock()
         self.clock: Clock = clock or self._server_clock  # type: ignore[assignment]
         self.changes = ChangeSignal()
+        self.changes.on_first_waiter = self._poke = threading.Event()
         self.remote_events = RemoteEvents()
         self._origin = self.remote_events.origin
         self._own_messages = b'{"o":"%s"' % self._origin.encode()
-        self._clients: PerLoop[redis.asyncio.Redis] = PerLoop(self._new_client)
+        self._clients: PerLoop[Connections] = PerLoop(self._new_connections)
         self._settlers: PerLoop[Coalescer[Outcome, bool]] = PerLoop(
             lambda: Coalescer(self._settle_now)
         )
@@ -101,10 +108,18 @@ class RedisStore:
         self._listener: Listener | None = None
         self._opened = False
         self._calibrate_at = 0.0
+        self._claimed_last = False
 
     # -- life cycle --------------------------------------------------------------------
 
+    def _new_connections(self) -> Connections:
+        return Connections(self._new_pool().make_connection)
+
     def _new_client(self) -> redis.asyncio.Redis:
+        """Make a redis-py client with the store's connection options (for benchmarks)."""
+        return redis.asyncio.Redis(connection_pool=self._new_pool())
+
+    def _new_pool(self) -> redis.asyncio.ConnectionPool:
         pool = redis.asyncio.ConnectionPool.from_url(
             self._server,
             socket_connect_timeout=CONNECT_TIMEOUT,
@@ -115,7 +130,7 @@ class RedisStore:
             retry=Retry(NoBackoff(), 1, supported_errors=(ConnectionError,)),
         )
         pool.connection_class = with_fast_packing(pool.connection_class)
-        return redis.asyncio.Redis(connection_pool=pool)
+        return pool
 
     def _new_sync_client(self) -> redis.Redis:
         return redis.Redis.from_url(
@@ -124,30 +139,44 @@ class RedisStore:
             socket_timeout=None,
             socket_keepalive=True,
             socket_keepalive_options=_KEEPALIVE,
-            health_check_interval=30,
+            protocol=2,  # the listener reads pub/sub messages as RESP2 arrays
         )
 
     async def open(self) -> None:
         """Check the server answers, read its clock, and start listening for events."""
-        if self._opened:
-            return
-        client = self._clients.get()
-        await self._call(lambda: self._calibrate(client))
+        if not self._opened:
+            client = self._clients.get()
+            await self._call(lambda: self._calibrate(client))
         with self._lock:
             if self._listener is None:
                 self._listener = Listener(
                     self._new_sync_client,
-                    self.keys.events,
                     self.keys.wake(self._origin),
+                    self._wanted_channels,
+                    self._poke,
                     self._on_message,
                     self.changes.fire,
                 )
                 self._listener.start()
             listener = self._listener
-        loop = asyncio.get_running_loop()
-        if not await loop.run_in_executor(None, listener.subscribed.wait, CONNECT_TIMEOUT):
-            raise BackendUnavailableError(f"cannot subscribe to the events of {self.url}")
         self._opened = True
+        # A remote event listener was added (the queue opens the store to say so): be
+        # subscribed before returning, so that no event after this point is missed.
+        channels = self._wanted_channels()
+        if self.remote_events.has_listeners and not listener.wait_subscribed(channels, 0):
+            await self._hurry(listener)
+            loop = asyncio.get_running_loop()
+            wait = listener.wait_subscribed
+            if not await loop.run_in_executor(None, wait, channels, CONNECT_TIMEOUT):
+                raise BackendUnavailableError(f"cannot subscribe to the events of {self.url}")
+
+    def _wanted_channels(self) -> tuple[str, ...]:
+        """Name the channels the listener needs now (called on its thread)."""
+        if self.remote_events.has_listeners:
+            return (self.keys.changes, self.keys.events)
+        if self.changes.has_waiters:
+            return (self.keys.changes,)
+        return ()
 
     async def close(self) -> None:
         """Stop the listener and close every event loop's connections; open() again works."""
@@ -155,7 +184,8 @@ class RedisStore:
             listener, self._listener = self._listener, None
             self._opened = False
         if listener is not None:
-            await self._wake(listener)
+            listener.request_stop()
+            await self._hurry(listener)
             await asyncio.get_running_loop().run_in_executor(None, listener.join)
         try:
             running = asyncio.get_running_loop()
@@ -169,18 +199,19 @@ class RedisStore:
                 # Not awaited: that loop may be blocked waiting for this one.
                 asyncio.run_coroutine_threadsafe(client.aclose(), loop)
 
-    async def _wake(self, listener: Listener) -> None:
-        """Hurry the stopping listener out of its blocking read."""
-        listener.request_stop()
-        with contextlib.suppress(*_UNAVAILABLE):  # it notices within its read timeout
-            await self._clients.get().publish(self.keys.wake(self._origin), b"")
+    async def _hurry(self, listener: Listener) -> None:
+        """Make the listener look at its stop flag and channels now, not after its read."""
+        listener.refresh()
+        if listener.connected:
+            with contextlib.suppress(*_UNAVAILABLE):  # it notices within its read timeout
+                await self._clients.get().execute("PUBLISH", self.keys.wake(self._origin), b"")
 
-    async def _calibrate(self, client: redis.asyncio.Redis) -> None:
+    async def _calibrate(self, client: Connections) -> None:
         sent = time.time()
-        seconds, micros = await client.time()
+        seconds, micros = await client.execute("TIME")
         received = time.time()
         if self._server_clock is not None:
-            self._server_clock.calibrate(seconds + micros / 1e6, sent, received)
+            self._server_clock.calibrate(int(seconds) + int(micros) / 1e6, sent, received)
         self._calibrate_at = time.monotonic() + CALIBRATE_EVERY
 
     def _on_message(self, data: bytes) -> None:
@@ -192,7 +223,7 @@ class RedisStore:
             self.changes.fire()
         self.remote_events.deliver(origin, events)
 
-    async def _client(self) -> redis.asyncio.Redis:
+    async def _client(self) -> Connections:
         if not self._opened:
             await self.open()
         client = self._clients.get()
@@ -207,8 +238,15 @@ class RedisStore:
             raise BackendUnavailableError(f"Redis at {self.url} is unavailable: {exc}") from None
 
     async def _run(self, script: lua.Script, args: list[Arg]) -> Any:
-        client = await self._client()
-        return await self._call(lambda: script(client, self.keys.tag, args))
+        # _client() and _call() inlined: every script call takes this path.
+        if self._opened and time.monotonic() <= self._calibrate_at:
+            client = self._clients.get()
+        else:
+            client = await self._client()
+        try:
+            return await script(client, self.keys.tag, args)
+        except _UNAVAILABLE as exc:
+            raise BackendUnavailableError(f"Redis at {self.url} is unavailable: {exc}") from None
 
     # -- jobs --------------------------------------------------------------------------
 
@@ -229,7 +267,12 @@ class RedisStore:
         """Claim up to ``limit`` ready jobs in one script call."""
         if limit <= 0 or not queues:
             return []
+        if self._claimed_last:
+            # A worker claims again as soon as it started what it claimed: let those
+            # jobs begin first (one turn of the loop) rather than after this call is sent.
+            await asyncio.sleep(0)
         rows = await self._run(lua.CLAIM, [self._origin, worker_id, lease, limit, *queues])
+        self._claimed_last = bool(rows)
         return [decode_flat(row) for row in rows]
 
     async def renew(self, job_ids: Sequence[str], worker_id: str, lease: float) -> Renewal:
@@ -296,8 +339,8 @@ class RedisStore:
     async def get(self, job_id: str) -> JobRecord | None:
         """Return one job."""
         client = await self._client()
-        fields = await self._call(lambda: lua.execute(client, "HGETALL", self.keys.job(job_id)))
-        return decode_pairs(fields.items()) if fields else None
+        fields = await self._call(lambda: client.execute("HGETALL", self.keys.job(job_id)))
+        return decode_pairs(fields.items()) if fields else None  # RESP3: a map
 
     async def list_jobs(
         self, queue: str, status: JobStatus, limit: int, offset: int

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
+from operator import attrgetter
 from typing import Any
 
 from ...job import JobStatus
@@ -55,19 +56,26 @@ _DECODE: dict[bytes, tuple[str, Callable[[bytes], Any]]] = {
 }
 
 
+_encode_spec = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, made once
+_spec_of = attrgetter(*SPEC)
+_state_of = attrgetter(*STATE)
+_NO_STATE = (None,) * (len(STATE) - 1) + (False,)  # cancel_requested is a bool
+
+
 def record_args(record: JobRecord) -> list[Arg]:
     """``enqueue.lua``'s arguments for one job."""
-    spec = json.dumps([getattr(record, name) for name in SPEC], separators=(",", ":"))
-    state: list[Arg] = []
-    for name in STATE:
-        value = getattr(record, name)
-        if value is not None and value is not False:
-            state += (name, 1 if value is True else value)
-    return [
+    spec = _encode_spec(_spec_of(record))  # a tuple encodes as a JSON array
+    args: list[Arg] = [
         record.id, record.queue, record.status.value, record.priority, record.max_retries,
-        record.run_at, record.attempts, spec.encode() + b"\n" + record.payload,
-        len(state) // 2, *state,
+        record.run_at, record.attempts, spec.encode() + b"\n" + record.payload, 0,
     ]  # fmt: skip
+    state = _state_of(record)
+    if state != _NO_STATE:  # a new job has none
+        for name, value in zip(STATE, state, strict=True):
+            if value is not None and value is not False:
+                args += (name, 1 if value is True else value)
+        args[8] = (len(args) - 9) // 2
+    return args
 
 
 def outcome_args(outcome: Outcome) -> list[Arg]:

@@ -21,12 +21,17 @@ class Keys:
         return "{" + self.prefix + "}"
 
     @property
+    def changes(self) -> str:
+        """The pub/sub channel of job events that can make work ready or finish a job."""
+        return f"{self.tag}:changes"
+
+    @property
     def events(self) -> str:
-        """The pub/sub channel of job events."""
+        """The pub/sub channel of the other job events (started, progress)."""
         return f"{self.tag}:events"
 
     def wake(self, origin: str) -> str:
-        """Name the channel only one store object listens on (to stop its listener)."""
+        """Name the channel only one store object listens on (to hurry its listener)."""
         return f"{self.tag}:wake:{origin}"
 
     def job(self, job_id: str) -> str:

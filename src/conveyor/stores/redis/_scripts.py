@@ -6,15 +6,10 @@ import hashlib
 from importlib import resources
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
 from ._codec import Arg
-
-
-async def execute(client: Redis, *args: Arg) -> Any:
-    """Send one command; return redis-py's parsed reply."""
-    return await client.execute_command(*args)  # type: ignore[no-untyped-call]
+from ._conn import Connections
 
 
 class Script:
@@ -27,16 +22,16 @@ class Script:
         self.source = common + "\n" + (folder / f"{name}.lua").read_text()
         self.sha = hashlib.sha1(self.source.encode()).hexdigest()
 
-    async def __call__(self, client: Redis, tag: str, args: list[Arg]) -> Any:
+    async def __call__(self, client: Connections, tag: str, args: list[Arg]) -> Any:
         """Run the script (EVALSHA), loading it first if the server does not know it.
 
         A server that restarted or ran ``SCRIPT FLUSH`` answers NOSCRIPT: load and retry.
         """
         try:
-            return await execute(client, "EVALSHA", self.sha, 1, tag, *args)
+            return await client.execute("EVALSHA", self.sha, 1, tag, *args)
         except NoScriptError:
-            await execute(client, "SCRIPT", "LOAD", self.source)
-            return await execute(client, "EVALSHA", self.sha, 1, tag, *args)
+            await client.execute("SCRIPT", "LOAD", self.source)
+            return await client.execute("EVALSHA", self.sha, 1, tag, *args)
 
 
 ENQUEUE = Script("enqueue")

@@ -41,10 +41,22 @@ local function event(name, id, q)
   events[#events + 1] = {name, id, q}
 end
 
--- One message per call with every event it caused, in the shape of encode_events and
--- starting with the origin (a hex token), so a store can skip its own messages unparsed.
+-- One message per call and channel with every event it caused, in the shape of
+-- encode_events and starting with the origin (a hex token), so a store can skip its
+-- own messages unparsed. Events that can make work ready or finish a job go to
+-- ':changes' (idle workers and waiters follow it), the others (started, progress) to
+-- ':events' (followed only by processes with remote event listeners).
+local QUIET = {['job:started'] = true, ['job:progress'] = true}
 local function publish(origin)
-  if #events > 0 then
-    redis.call('PUBLISH', P .. ':events', '{"o":"' .. origin .. '","e":' .. cjson.encode(events) .. '}')
+  local loud, quiet = {}, {}
+  for _, e in ipairs(events) do
+    local into = QUIET[e[1]] and quiet or loud
+    into[#into + 1] = e
+  end
+  if #loud > 0 then
+    redis.call('PUBLISH', P .. ':changes', '{"o":"' .. origin .. '","e":' .. cjson.encode(loud) .. '}')
+  end
+  if #quiet > 0 then
+    redis.call('PUBLISH', P .. ':events', '{"o":"' .. origin .. '","e":' .. cjson.encode(quiet) .. '}')
   end
 end

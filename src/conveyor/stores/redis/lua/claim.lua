@@ -47,11 +47,14 @@ local claimed = {}
 for _, p in ipairs(picked) do
   local id, q = p[1], p[2]
   local key = job_key(id)
-  if redis.call('HGET', key, 'status') == 'pending' then
-    redis.call('HINCRBY', key, 'attempts', 1)
-    redis.call('HSET', key, 'status', 'processing', 'started_at', started,
-               'worker_id', worker, 'lease_expires_at', deadline)
-    redis.call('HDEL', key, 'cancel_requested', 'progress', 'progress_message')
+  local f = redis.call('HMGET', key, 'status', 'attempts', 'cancel_requested', 'progress',
+                       'progress_message')
+  if f[1] == 'pending' then
+    redis.call('HSET', key, 'status', 'processing', 'attempts', (tonumber(f[2]) or 0) + 1,
+               'started_at', started, 'worker_id', worker, 'lease_expires_at', deadline)
+    if f[3] or f[4] or f[5] then
+      redis.call('HDEL', key, 'cancel_requested', 'progress', 'progress_message')
+    end
     redis.call('ZADD', LEASES, deadline, id)
     move(id, q, 'pending', 'processing')
     claimed[#claimed + 1] = redis.call('HGETALL', key)
