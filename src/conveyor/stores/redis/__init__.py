@@ -159,9 +159,9 @@ class RedisStore:
                 )
                 self._listener.start()
             listener = self._listener
-        self._opened = True
         # A remote event listener was added (the queue opens the store to say so): be
-        # subscribed before returning, so that no event after this point is missed.
+        # subscribed before anything goes on (a concurrent call waits here too, as it
+        # sees the store not open yet), so that no event after this point is missed.
         channels = self._wanted_channels()
         if self.remote_events.has_listeners and not listener.wait_subscribed(channels, 0):
             await self._hurry(listener)
@@ -169,6 +169,7 @@ class RedisStore:
             wait = listener.wait_subscribed
             if not await loop.run_in_executor(None, wait, channels, CONNECT_TIMEOUT):
                 raise BackendUnavailableError(f"cannot subscribe to the events of {self.url}")
+        self._opened = True
 
     def _wanted_channels(self) -> tuple[str, ...]:
         """Name the channels the listener needs now (called on its thread)."""
