@@ -41,6 +41,7 @@ from ... import events
 from ...clock import Clock, ServerClock
 from ...errors import ConfigurationError, ConveyorError
 from ...job import JobStatus, QueueStats
+from .._coalesce import Coalescer
 from ..base import (
     ANONYMOUS_ORIGIN,
     Capabilities,
@@ -54,7 +55,6 @@ from ..base import (
     decode_events,
 )
 from . import queries
-from ._coalesce import Coalescer
 from ._codec import Params, outcome_params, record_params, to_record
 from ._listener import Listener
 from ._pools import LoopPools
