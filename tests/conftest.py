@@ -18,7 +18,7 @@ import pytest
 
 from conveyor import Queue, create_queue
 from conveyor.stores import Store, mask_url
-from servers import POSTGRES, REDIS, drop_namespace, namespaced, require
+from servers import POSTGRES, REDIS, namespace_on
 from testkit import unique_name
 
 
@@ -43,12 +43,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if url == "sqlite":
         yield f"sqlite:///{tmp_path / 'x.db'}"
     elif url in (REDIS, POSTGRES):
-        require(url)
-        url = namespaced(url)
-        try:
-            yield url
-        finally:
-            drop_namespace(url)
+        with namespace_on(url) as namespaced_url:
+            yield namespaced_url
     else:
         yield url
 

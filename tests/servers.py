@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -85,3 +87,14 @@ def drop_namespace(url: str) -> None:
 
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{options["schema"]}" CASCADE')
+
+
+@contextmanager
+def namespace_on(server: str) -> Iterator[str]:
+    """Require ``server``, give a URL in a namespace of its own, drop it afterwards."""
+    require(server)
+    url = namespaced(server)
+    try:
+        yield url
+    finally:
+        drop_namespace(url)

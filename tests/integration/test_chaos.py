@@ -21,7 +21,7 @@ from it_support import Child, Processes, wait_for
 from private_servers import PrivatePostgres, PrivateRedis, pause
 
 from conveyor import BackendUnavailableError, JobStatus, Queue, create_queue
-from servers import POSTGRES, REDIS, drop_namespace, namespaced, require
+from servers import POSTGRES, REDIS, namespace_on
 
 pytestmark = pytest.mark.slow
 
@@ -35,13 +35,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'jobs.db'}"
         return
-    server = REDIS if request.param == "redis" else POSTGRES
-    require(server)
-    url = namespaced(server)
-    try:
+    with namespace_on(REDIS if request.param == "redis" else POSTGRES) as url:
         yield url
-    finally:
-        drop_namespace(url)
 
 
 def read_runs(path: Path) -> tuple[dict[str, list[int]], dict[str, list[int]]]:

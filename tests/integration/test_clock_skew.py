@@ -18,7 +18,7 @@ from it_support import Processes, wait_for
 from test_multiprocess import read_ledger
 
 from conveyor import JobStatus, Queue
-from servers import POSTGRES, REDIS, drop_namespace, namespaced, require
+from servers import POSTGRES, REDIS, namespace_on
 
 pytestmark = pytest.mark.slow
 
@@ -27,13 +27,8 @@ DELAY = 1.5
 
 @pytest.fixture(params=["redis", "postgres"])
 def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    server = REDIS if request.param == "redis" else POSTGRES
-    require(server)
-    url = namespaced(server)
-    try:
+    with namespace_on(REDIS if request.param == "redis" else POSTGRES) as url:
         yield url
-    finally:
-        drop_namespace(url)
 
 
 def test_skewed_workers_run_delayed_jobs_neither_early_nor_late(

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from it_support import ROOT, Processes, wait_for
 
 from conveyor import Queue
-from servers import POSTGRES, drop_namespace, namespaced, require
+from servers import POSTGRES, namespace_on
 
 EXAMPLES = ROOT / "examples"
 
@@ -183,9 +183,7 @@ def test_api_runs_under_uvicorn(procs: Processes, tmp_path: Path, db_url: str) -
 def test_transactional_enqueue_keeps_only_the_committed_job(
     procs: Processes, tmp_path: Path
 ) -> None:
-    require(POSTGRES)
-    url = namespaced(POSTGRES)
-    try:
+    with namespace_on(POSTGRES) as url:
         result = subprocess.run(
             [sys.executable, str(EXAMPLES / "transactional_enqueue.py")],
             env=procs.env(CONVEYOR_URL=url, EXAMPLE_SCHEMA_SUFFIX=tmp_path.name[-20:].lower()),
@@ -195,8 +193,6 @@ def test_transactional_enqueue_keeps_only_the_committed_job(
             timeout=30,
             check=False,
         )
-    finally:
-        drop_namespace(url)
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     assert "order for bob@example.com rolled back (payment declined)" in out, out

@@ -30,19 +30,15 @@ from conveyor.stores.base import StoreEvent
 from conveyor.stores.postgres import PostgresStore, migrate
 from conveyor.stores.postgres import queries as q
 from conveyor.stores.postgres._codec import MAX_MESSAGE
-from servers import POSTGRES, drop_namespace, namespaced, require
+from servers import POSTGRES, namespace_on
 from testkit import eventually, unique_name
 
 
 @pytest.fixture
 def url() -> Iterator[str]:
     """A PostgreSQL URL with a schema of its own, dropped afterwards."""
-    require(POSTGRES)
-    url = namespaced(POSTGRES)
-    try:
+    with namespace_on(POSTGRES) as url:
         yield url
-    finally:
-        drop_namespace(url)
 
 
 @pytest.fixture

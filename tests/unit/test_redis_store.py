@@ -18,16 +18,14 @@ from conveyor.stores import JobRecord, Outcome, store_from_url
 from conveyor.stores.base import StoreEvent
 from conveyor.stores.redis import RedisStore
 from conveyor.stores.redis._keys import Keys
-from servers import REDIS, drop_namespace, namespaced, require
+from servers import REDIS, namespace_on
 from testkit import eventually, unique_name
 
 
 @pytest.fixture
 def url() -> Iterator[str]:
-    require(REDIS)
-    url = namespaced(REDIS)
-    yield url
-    drop_namespace(url)
+    with namespace_on(REDIS) as url:
+        yield url
 
 
 @pytest.fixture
