@@ -3,8 +3,9 @@
 ``store_url`` yields every store the conformance suite runs on: ``memory://``, a fresh
 SQLite file in the test's ``tmp_path``, Redis and PostgreSQL (each test under a key
 prefix or schema of its own, removed afterwards: see :mod:`servers`), and each URL of
-``CONVEYOR_TEST_URLS`` (comma-separated). Tests also give every queue a unique name
-(:func:`testkit.unique_name`).
+``CONVEYOR_TEST_URLS`` (comma-separated), and a Redis Cluster of three nodes this
+session starts in a temporary folder (:class:`servers.RedisCluster`). Tests also give
+every queue a unique name (:func:`testkit.unique_name`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 
 from conveyor import Queue, create_queue
 from conveyor.stores import Store, mask_url
-from servers import POSTGRES, REDIS, namespace_on
+from servers import POSTGRES, REDIS, RedisCluster, namespace_on
 from testkit import unique_name
 
 
@@ -32,8 +33,20 @@ STORE_PARAMS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param(REDIS, id="redis"),
     pytest.param(POSTGRES, id="postgres"),
+    pytest.param("redis-cluster", id="redis-cluster"),
     *(pytest.param(url, id=mask_url(url)) for url in _extra_urls()),
 ]
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """A Redis Cluster of three primaries, for the whole session."""
+    cluster = RedisCluster(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture(params=STORE_PARAMS)
@@ -42,7 +55,10 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     url = str(request.param)
     if url == "sqlite":
         yield f"sqlite:///{tmp_path / 'x.db'}"
-    elif url in (REDIS, POSTGRES):
+        return
+    if url == "redis-cluster":
+        url = request.getfixturevalue("redis_cluster").url
+    if url.startswith(("redis", "postgres")):
         with namespace_on(url) as namespaced_url:
             yield namespaced_url
     else:

@@ -12,7 +12,6 @@ import contextlib
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -20,18 +19,7 @@ from pathlib import Path
 
 from it_support import wait_for
 
-
-def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _answers(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-        return True
-    return False
+from servers import free_port, port_answers
 
 
 class PrivateRedis:
@@ -52,7 +40,7 @@ class PrivateRedis:
             "--logfile", str(self.folder / "redis.log"),
         ]  # fmt: skip
         self._process = subprocess.Popen(argv)
-        wait_for(lambda: _answers(self.port), 15, f"redis-server on port {self.port}")
+        wait_for(lambda: port_answers(self.port), 15, f"redis-server on port {self.port}")
 
     def stop(self) -> None:
         """Shut the server down (SIGTERM: it flushes its append-only file and exits)."""

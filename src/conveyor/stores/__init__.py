@@ -18,6 +18,7 @@ __all__ = [
     "Store",
     "mask_url",
     "store_from_url",
+    "url_flag",
 ]
 
 _SCHEMES = "memory://, sqlite:///path.db, redis://host:port/db, postgresql://user@host/db"
@@ -31,6 +32,15 @@ def mask_url(url: str) -> str:
     netloc = parts.netloc.rsplit("@", 1)[1]
     user = parts.username or ""
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def url_flag(value: str, name: str, masked_url: str) -> bool:
+    """Read a true/false URL option (``true/yes/on/1``, ``false/no/off/0``)."""
+    if value.lower() in ("true", "yes", "on", "1"):
+        return True
+    if value.lower() in ("false", "no", "off", "0"):
+        return False
+    raise ConfigurationError(f"{name} must be true or false in {masked_url!r}, got {value!r}")
 
 
 def store_from_url(url: str, clock: Clock | None = None) -> Store:

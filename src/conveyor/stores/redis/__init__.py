@@ -8,8 +8,9 @@ and :attr:`RedisStore.clock` is that clock as this machine estimates it.
 Key layout (every key starts with the hash tag ``{prefix}``, see :mod:`._keys`): a hash
 per job; per queue a sorted set of ready jobs scored by priority then run_at, one of
 scheduled jobs by run_at, and one per status ordered by id (listing, counting); one
-sorted set of running jobs by lease deadline. Redis Cluster works: all of one prefix
-lives in one slot, so on one shard; give separate prefixes to spread queues over shards.
+sorted set of running jobs by lease deadline. Redis Cluster works (``?cluster=true``):
+all of one prefix lives in one slot, so on one shard, and the store talks to the primary
+that serves it (:mod:`._cluster`); give separate prefixes to spread queues over shards.
 
 Every script publishes the job events it caused as one message: on ``{prefix}:changes``
 those that can make work ready or finish a job, on ``{prefix}:events`` the others
@@ -20,7 +21,8 @@ subscribes only while it is needed: to ``:changes`` while a coroutine waits on
 remote events. A process that only enqueues receives nothing, not even its own events.
 Commands go out on the store's own short path (:mod:`._conn`), not redis-py's client.
 
-URL option: ``?prefix=`` (default ``conveyor``).
+URL options: ``?prefix=`` (default ``conveyor``), ``?cluster=true`` (the URL names any
+node of a Redis Cluster).
 """
 
 from __future__ import annotations
@@ -36,7 +38,15 @@ from typing import Any, TypeVar
 import redis
 import redis.asyncio
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError, TimeoutError
+from redis.exceptions import (
+    AskError,
+    ClusterDownError,
+    ConnectionError,
+    MovedError,
+    ResponseError,
+    TimeoutError,
+    TryAgainError,
+)
 from redis.retry import Retry
 
 from ...clock import Clock, ServerClock
@@ -55,6 +65,7 @@ from ..base import (
     refuse_connection,
 )
 from . import _scripts as lua
+from ._cluster import SlotLocator
 from ._codec import Arg, decode_flat, decode_pairs, outcome_args, record_args, text
 from ._conn import Connections
 from ._keys import Keys
@@ -81,6 +92,8 @@ CLEAR_BATCH = 1000
 _QUIET_EVENTS = frozenset({"job:started", "job:progress"})
 _STATUSES = tuple(status.value for status in JobStatus)
 _UNAVAILABLE = (ConnectionError, TimeoutError, OSError)
+# Cluster replies that mean "not now": the slot is being migrated, or a shard is down.
+_CLUSTER_BUSY = (AskError, TryAgainError, ClusterDownError)
 
 
 class RedisStore:
@@ -93,6 +106,12 @@ class RedisStore:
         self.url = parsed.masked
         self._server = parsed.server
         self.keys = Keys(parsed.prefix)
+        self._locator = (
+            SlotLocator(parsed.server, self.keys.tag, self.url, CONNECT_TIMEOUT)
+            if parsed.cluster
+            else None
+        )
+        self._relocate = parsed.cluster
         self._server_clock = None if clock is not None else ServerClock()
         self.clock: Clock = clock or self._server_clock  # type: ignore[assignment]
         self.changes = ChangeSignal()
@@ -144,6 +163,8 @@ class RedisStore:
 
     async def open(self) -> None:
         """Check the server answers, read its clock, and start listening for events."""
+        if self._relocate:
+            await self._locate()
         if not self._opened:
             client = self._clients.get()
             await self._call(lambda: self._calibrate(client))
@@ -188,17 +209,52 @@ class RedisStore:
             listener.request_stop()
             await self._hurry(listener)
             await asyncio.get_running_loop().run_in_executor(None, listener.join)
+        self._settlers.take_all()
+        await self._drop_connections()
+
+    async def _drop_connections(self) -> None:
+        """Close every event loop's connections (new ones are made on the next command)."""
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
-        self._settlers.take_all()
         for loop, client in self._clients.take_all():
             if loop is running:
                 await client.aclose()
             elif loop.is_running():
                 # Not awaited: that loop may be blocked waiting for this one.
                 asyncio.run_coroutine_threadsafe(client.aclose(), loop)
+
+    async def _locate(self) -> None:
+        """Ask the cluster which node serves the store's slot; talk to that one from now on."""
+        assert self._locator is not None
+        loop = asyncio.get_running_loop()
+        server = await loop.run_in_executor(None, self._locator.locate)
+        self._relocate = False
+        if server != self._server:
+            self._server = server  # the listener reconnects there if its node went away
+            await self._drop_connections()
+
+    def _cluster_retry(self, exc: ResponseError) -> bool:
+        """Say whether a command that got ``exc`` is worth one more try, on a located node.
+
+        A slot being migrated or a cluster missing a shard is an outage (workers back
+        off and try again); anything else is a plain error reply.
+        """
+        if self._locator is None:
+            return False
+        if isinstance(exc, MovedError):
+            self._relocate = True
+            return True
+        if isinstance(exc, _CLUSTER_BUSY):
+            raise BackendUnavailableError(f"Redis Cluster at {self.url}: {exc}") from None
+        return False
+
+    def _unavailable(self, exc: BaseException) -> BackendUnavailableError:
+        if self._locator is not None:
+            self._relocate = True  # its primary may have failed over to a replica
+            self._calibrate_at = 0.0  # so that the next call takes the path that locates
+        return BackendUnavailableError(f"Redis at {self.url} is unavailable: {exc}")
 
     async def _hurry(self, listener: Listener) -> None:
         """Make the listener look at its stop flag and channels now, not after its read."""
@@ -227,6 +283,8 @@ class RedisStore:
     async def _client(self) -> Connections:
         if not self._opened:
             await self.open()
+        if self._relocate:
+            await self._locate()
         client = self._clients.get()
         if time.monotonic() > self._calibrate_at:
             await self._call(lambda: self._calibrate(client))
@@ -236,7 +294,7 @@ class RedisStore:
         try:
             return await operation()
         except _UNAVAILABLE as exc:
-            raise BackendUnavailableError(f"Redis at {self.url} is unavailable: {exc}") from None
+            raise self._unavailable(exc) from None
 
     async def _run(self, script: lua.Script, args: list[Arg]) -> Any:
         # _client() and _call() inlined: every script call takes this path.
@@ -247,7 +305,23 @@ class RedisStore:
         try:
             return await script(client, self.keys.tag, args)
         except _UNAVAILABLE as exc:
-            raise BackendUnavailableError(f"Redis at {self.url} is unavailable: {exc}") from None
+            raise self._unavailable(exc) from None
+        except ResponseError as exc:
+            if not self._cluster_retry(exc):
+                raise
+        client = await self._client()  # on the node that serves the slot now
+        return await self._call(lambda: script(client, self.keys.tag, args))
+
+    async def _command(self, *args: Arg) -> Any:
+        """Run one plain command (not a script) on the node that holds the store's keys."""
+        client = await self._client()
+        try:
+            return await self._call(lambda: client.execute(*args))
+        except ResponseError as exc:
+            if not self._cluster_retry(exc):
+                raise
+        client = await self._client()
+        return await self._call(lambda: client.execute(*args))
 
     # -- jobs --------------------------------------------------------------------------
 
@@ -339,8 +413,7 @@ class RedisStore:
 
     async def get(self, job_id: str) -> JobRecord | None:
         """Return one job."""
-        client = await self._client()
-        fields = await self._call(lambda: client.execute("HGETALL", self.keys.job(job_id)))
+        fields = await self._command("HGETALL", self.keys.job(job_id))
         return decode_pairs(fields.items()) if fields else None  # RESP3: a map
 
     async def list_jobs(

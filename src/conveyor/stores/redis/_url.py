@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from ...errors import ConfigurationError
-from .. import mask_url
+from .. import mask_url, url_flag
 
-OPTIONS = ("prefix",)
+OPTIONS = ("prefix", "cluster")
 DEFAULT_PREFIX = "conveyor"
 
 
@@ -22,6 +22,8 @@ class RedisURL:
     """The whole URL with its password masked."""
     prefix: str
     """Every key of the store starts with ``{prefix}``."""
+    cluster: bool
+    """The server is a node of a Redis Cluster (``?cluster=true``)."""
 
 
 def parse_url(url: str) -> RedisURL:
@@ -44,5 +46,10 @@ def parse_url(url: str) -> RedisURL:
         raise ConfigurationError(
             f"prefix must be a non-empty string without braces in {masked}, got {prefix!r}"
         )
+    cluster = url_flag(options.get("cluster", "false"), "cluster", masked)
+    if cluster and database not in ("", "0"):
+        raise ConfigurationError(
+            f"a Redis Cluster has only database 0, but {masked} names database {database}"
+        )
     server = urlunsplit(parts._replace(query="", fragment=""))
-    return RedisURL(server=server, masked=masked, prefix=prefix)
+    return RedisURL(server=server, masked=masked, prefix=prefix, cluster=cluster)
