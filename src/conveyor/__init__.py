@@ -14,10 +14,12 @@ from .errors import (
     HandlerRegistrationError,
     IncompatibleStoreError,
     InvalidJobError,
+    InvalidScheduleError,
     JobCancelledError,
     JobNotFoundError,
     JobTimeoutError,
     RemoteHandlerError,
+    ScheduleNotFoundError,
     SchemaVersionError,
     SerializationError,
     UnknownJobError,
@@ -26,6 +28,7 @@ from .errors import (
 from .job import Job, JobConfig, JobPriority, JobStatus, QueueStats
 from .queue import Queue, create_queue
 from .retry import Exponential, Fixed
+from .scheduler import ScheduleInfo
 from .serializers import JSONSerializer, Serializer
 from .sync import SyncQueue
 
@@ -38,6 +41,7 @@ __all__ = [
     "HandlerRegistrationError",
     "IncompatibleStoreError",
     "InvalidJobError",
+    "InvalidScheduleError",
     "JSONSerializer",
     "Job",
     "JobCancelledError",
@@ -49,6 +53,8 @@ __all__ = [
     "Queue",
     "QueueStats",
     "RemoteHandlerError",
+    "ScheduleInfo",
+    "ScheduleNotFoundError",
     "SchemaVersionError",
     "SerializationError",
     "Serializer",

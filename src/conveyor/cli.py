@@ -1,23 +1,29 @@
-"""The ``conveyor`` command: ``worker``, ``demo``, ``migrate``, ``--version``."""
+"""The ``conveyor`` command: ``worker``, ``schedules``, ``demo``, ``migrate``, ``--version``."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
+import json
 import logging
 import os
 import signal
 import sys
-from typing import Any
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
 
 import click
 
 from ._version import __version__
 from .errors import ConveyorError
 from .queue import Queue
+from .scheduler import ScheduleInfo
 from .stores import Store
 
 log = logging.getLogger("conveyor.cli")
+T = TypeVar("T")
 
 
 def load_queue(target: str) -> Queue:
@@ -119,6 +125,87 @@ async def _serve(
     await queue.stop(timeout=grace)
     await queue.close()
     log.info("worker %s stopped", os.getpid())
+
+
+@cli.group()
+def schedules() -> None:
+    """List, pause, resume and remove the recurring schedules of a queue."""
+
+
+@schedules.command("list")
+@click.argument("target")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per schedule.")
+def list_schedules(target: str, as_json: bool) -> None:
+    """Show the schedules of TARGET (module:queue): next run, last run, state."""
+    infos = _on_queue(target, lambda queue: queue.sync.get_schedules())
+    if as_json:
+        for info in infos:
+            click.echo(json.dumps(_as_dict(info)))
+        return
+    if not infos:
+        click.echo("no schedules")
+        return
+    rows = [("KEY", "JOB", "SCHEDULE", "TIMEZONE", "NEXT RUN", "LAST RUN", "LAST JOB", "STATE")]
+    rows += [
+        (info.key, info.name, info.schedule, info.timezone, _when(info.next_run),
+         _when(info.last_run), info.last_job_id or "-", _state(info))
+        for info in infos
+    ]  # fmt: skip
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+@schedules.command("pause")
+@click.argument("target")
+@click.argument("key")
+def pause_schedule(target: str, key: str) -> None:
+    """Stop schedule KEY of TARGET from firing, in every process, until resumed."""
+    _on_queue(target, lambda queue: queue.sync.pause_schedule(key))
+    click.echo(f"paused {key}")
+
+
+@schedules.command("resume")
+@click.argument("target")
+@click.argument("key")
+def resume_schedule(target: str, key: str) -> None:
+    """Let paused schedule KEY of TARGET fire again, from its next tick."""
+    _on_queue(target, lambda queue: queue.sync.resume_schedule(key))
+    click.echo(f"resumed {key}")
+
+
+@schedules.command("remove")
+@click.argument("target")
+@click.argument("key")
+def remove_schedule(target: str, key: str) -> None:
+    """Delete schedule KEY of TARGET from the store (remove it from the code too)."""
+    _on_queue(target, lambda queue: queue.sync.remove_schedule(key))
+    click.echo(f"removed {key}")
+
+
+def _on_queue(target: str, action: Callable[[Queue], T]) -> T:
+    queue = load_queue(target)
+    try:
+        return action(queue)
+    except ConveyorError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        queue.sync.close()
+
+
+def _as_dict(info: ScheduleInfo) -> dict[str, Any]:
+    fields = dataclasses.asdict(info)
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in fields.items()}
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _state(info: ScheduleInfo) -> str:
+    return "paused" if info.paused else "stale" if info.stale else "active"
 
 
 @cli.command()

@@ -30,6 +30,14 @@ class InvalidJobError(ConveyorError, ValueError):
     """An enqueue option is out of range or of the wrong type (delay, priority, ...)."""
 
 
+class InvalidScheduleError(ConveyorError, ValueError):
+    """A recurring schedule is wrong (bad cron expression, unknown time zone, interval)."""
+
+
+class ScheduleNotFoundError(ConveyorError, LookupError):
+    """No recurring schedule has the given name."""
+
+
 class SerializationError(ConveyorError, TypeError):
     """A payload or result could not be serialised (or deserialised)."""
 

@@ -18,7 +18,9 @@ from .clock import Clock
 from .errors import (
     ConfigurationError,
     InvalidJobError,
+    InvalidScheduleError,
     JobNotFoundError,
+    ScheduleNotFoundError,
     UnknownJobError,
     WaitTimeoutError,
 )
@@ -26,9 +28,11 @@ from .events import Callback, EventEmitter
 from .handlers import HandlerFunc, HandlerRegistry
 from .job import Job, JobPriority, JobStatus, QueueStats
 from .retry import RetryDelay, check_seconds
+from .scheduler import Schedule, ScheduleInfo, Scheduler, check_missed
 from .serializers import JSON, Serializer
 from .stores import Store, store_from_url
 from .stores.base import JobRecord
+from .triggers import make_trigger
 from .worker import Worker
 
 if TYPE_CHECKING:
@@ -67,6 +71,8 @@ class Queue:
         self.emitter = EventEmitter()
         self._remote = RemoteEventBridge(self)
         self._worker: Worker | None = None
+        self._schedules: dict[str, Schedule] = {}
+        self._scheduler: Scheduler | None = None
         self._stopping: Worker | None = None
         self._sync: SyncQueue | None = None
         self._sync_lock = threading.Lock()
@@ -240,6 +246,102 @@ class Queue:
             for record in records:
                 self.emitter.emit(events.JOB_ADDED, self._to_job(record))
 
+    # -- recurring jobs ----------------------------------------------------------------
+
+    def cron(
+        self,
+        /,
+        name: str,
+        schedule: str | timedelta,
+        payload: Any = None,
+        *,
+        timezone: str = "UTC",
+        key: str | None = None,
+        missed: str | int = "latest",
+        **config: Any,
+    ) -> Queue:
+        """Enqueue ``name`` at every tick of ``schedule``; returns the queue (chainable).
+
+        ``schedule`` is a 5-field cron expression (``"0 3 * * *"``), a 6-field one with
+        seconds first, an alias (``@hourly``, ``@daily``, ``@weekly``, ``@monthly``,
+        ``@yearly``) or a ``timedelta`` interval (at least 1 s). Expressions read the
+        wall clock of ``timezone`` (an IANA name). However many processes run the
+        queue, each tick enqueues exactly one job, whose ``config.scheduled_at`` is the
+        tick's time. ``missed``: after downtime, ``"latest"`` runs the most recent
+        missed tick once, ``"skip"`` runs none, a number N runs up to the N most recent.
+        ``key`` names the schedule (default: ``name``), to give one job several
+        schedules. ``config``: job options, as for :meth:`enqueue`. The handler must be
+        registered first; every mistake is raised here, not at the first tick.
+        Schedules fire in processes that :meth:`start` the queue.
+        """
+        check_name(name)
+        where = f"schedule {key or name!r}"
+        if self.handlers.get(name) is None:
+            raise UnknownJobError(
+                f"{where}: no handler registered for job name {name!r}; register it before"
+                " scheduling it"
+            )
+        key = name if key is None else key
+        if not isinstance(key, str) or not key:
+            raise InvalidScheduleError(f"key must be a non-empty string, got {key!r}")
+        if key in self._schedules:
+            raise InvalidScheduleError(f"a schedule named {key!r} is already registered")
+        if self._scheduler is not None:
+            raise InvalidScheduleError(f"{where}: register schedules before start()")
+        for option in ("scheduled_at", "delay"):
+            if option in config:
+                raise InvalidScheduleError(f"{where}: {option} is set by each tick, not given")
+        trigger = make_trigger(schedule, timezone)
+        trigger.next_after(int(self.store.clock.now() * 1000))  # one that never matches
+        self.serializer.dumps(payload)
+        check_options(dict(config), where=where, allow_callable=False)
+        self._schedules[key] = Schedule(
+            key=key,
+            name=name,
+            trigger=trigger,
+            timezone=str(timezone),
+            payload=payload,
+            options=dict(config),
+            missed=check_missed(missed),
+        )
+        return self
+
+    def _tick_jobs(self, schedule: Schedule, ticks: Sequence[int]) -> list[JobRecord]:
+        where = f"schedule {schedule.key!r}"
+        return [
+            self._build(schedule.name, schedule.payload,
+                        {**schedule.options, "scheduled_at": tick / 1000}, where=where)
+            for tick in ticks
+        ]  # fmt: skip
+
+    async def get_schedules(self) -> list[ScheduleInfo]:
+        """List this queue's schedules as stored: next and last run, paused, stale."""
+        now = self.store.clock.now()
+        records = await self.store.list_schedules(self.name)
+        return [ScheduleInfo.from_record(record, now) for record in records]
+
+    async def pause_schedule(self, key: str) -> None:
+        """Stop a schedule from firing, in every process, until it is resumed."""
+        await self._set_paused(key, True)
+
+    async def resume_schedule(self, key: str) -> None:
+        """Let a paused schedule fire again, from its next tick (missed ones are skipped)."""
+        await self._set_paused(key, False)
+
+    async def _set_paused(self, key: str, paused: bool) -> None:
+        now_tick = int(self.store.clock.now() * 1000)
+        if not await self.store.pause_schedule(self.name, key, paused, now_tick):
+            raise ScheduleNotFoundError(f"queue {self.name!r} has no schedule {key!r}")
+
+    async def remove_schedule(self, key: str) -> None:
+        """Delete a schedule from the store; running processes stop firing it.
+
+        A process that starts with the schedule still in its code registers it again:
+        delete it from the code as well.
+        """
+        if not await self.store.remove_schedules(self.name, [key]):
+            raise ScheduleNotFoundError(f"queue {self.name!r} has no schedule {key!r}")
+
     # -- reading and steering ------------------------------------------------------------
 
     async def get_job(self, job_id: str) -> Job | None:
@@ -324,6 +426,11 @@ class Queue:
         )
         worker.start()
         self._worker = worker
+        if self._schedules:
+            self._scheduler = Scheduler(
+                self.store, self.name, self._schedules, self._tick_jobs, self._announce_added
+            )
+            self._scheduler.start()
         self._remote.bind_running_loop()
         log.info("queue %r started: %d worker slot(s) on %s", self.name, workers, self.url)
         self.emitter.emit(events.QUEUE_STARTED, self)
@@ -334,6 +441,9 @@ class Queue:
         worker, self._worker = self._worker, None
         if worker is None:
             return
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            await scheduler.stop()
         self._stopping = worker
         try:
             await worker.stop(limit)

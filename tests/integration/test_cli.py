@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -146,3 +147,38 @@ def test_sigterm_after_grace_puts_the_job_back_for_another_worker(
     }
     second.signal(signal.SIGTERM)
     assert second.wait(10) == 0, second.log()
+
+
+def test_schedules_list_pause_resume_remove(procs: Processes, tmp_path: Path, db_url: str) -> None:
+    env = procs.env(IT_CRON="0 3 * * *")
+    worker = procs.worker("worker", IT_CRON="0 3 * * *")  # registers the schedule
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(15) == 0, worker.log()
+
+    listed = run_cli("schedules", "list", "workerapp:queue", env=env, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    header, row = listed.stdout.splitlines()
+    assert header.split() == [
+        "KEY", "JOB", "SCHEDULE", "TIMEZONE", "NEXT", "RUN", "LAST", "RUN", "LAST", "JOB", "STATE",
+    ]  # fmt: skip
+    assert row.startswith("tick  tick  0 3 * * *  UTC")
+    assert re.search(r"\d{4}-\d\d-\d\d 03:00:00 UTC", row)
+    assert row.endswith("active")
+
+    for action, state in (("pause", "paused"), ("resume", "active")):
+        done = run_cli("schedules", action, "workerapp:queue", "tick", env=env, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == f"{action}d tick"
+        as_json = run_cli("schedules", "list", "workerapp:queue", "--json", env=env, cwd=tmp_path)
+        (line,) = as_json.stdout.splitlines()
+        assert json.loads(line)["paused"] is (state == "paused")
+
+    missing = run_cli("schedules", "pause", "workerapp:queue", "nope", env=env, cwd=tmp_path)
+    assert missing.returncode == 1
+    assert "has no schedule 'nope'" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+    removed = run_cli("schedules", "remove", "workerapp:queue", "tick", env=env, cwd=tmp_path)
+    assert removed.returncode == 0, removed.stderr
+    empty = run_cli("schedules", "list", "workerapp:queue", env=env, cwd=tmp_path)
+    assert empty.stdout.strip() == "no schedules"

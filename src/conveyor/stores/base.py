@@ -79,6 +79,30 @@ class Outcome:
     retry_delay: float = 0.0
 
 
+@dataclass(slots=True)
+class ScheduleRecord:
+    """A recurring schedule as a store keeps it: what it is, and which tick it is at.
+
+    Ticks are whole milliseconds since the epoch, so that every store compares them
+    exactly (the compare-and-set of :meth:`Store.fire_schedule`).
+    """
+
+    queue: str
+    key: str
+    """The schedule's name, unique within its queue."""
+    spec: str
+    """What the schedule is (job name, expression, time zone...), as JSON, for listings."""
+    last_tick: int
+    """The latest tick fired or passed over; for a new schedule, when it was registered."""
+    next_tick: int | None
+    """The next tick, as the scheduler that last registered or fired it computed it."""
+    seen_at: float
+    """When a scheduler that has the schedule in its code last registered it."""
+    last_job_id: str | None = None
+    """The job of the latest tick fired."""
+    paused: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class Renewal:
     """The answer to a heartbeat: which jobs the worker lost, which were cancelled."""
@@ -191,6 +215,52 @@ class Store(Protocol):
 
     async def next_due(self, queues: Sequence[str]) -> float | None:
         """Return the earliest ``run_at`` of the queues' scheduled jobs, if any."""
+        ...
+
+    # -- recurring schedules -----------------------------------------------------------
+
+    async def save_schedules(self, records: Sequence[ScheduleRecord]) -> list[ScheduleRecord]:
+        """Register schedules a process has in its code; return them as now stored.
+
+        A schedule new to the store is stored as given. One already stored keeps where
+        it stands (``last_tick``, ``last_job_id``, ``paused``) and takes the given
+        ``spec``, ``next_tick`` and ``seen_at``.
+        """
+        ...
+
+    async def fire_schedule(
+        self,
+        queue: str,
+        key: str,
+        expected_tick: int,
+        tick: int,
+        next_tick: int | None,
+        records: Sequence[JobRecord],
+    ) -> bool:
+        """Fire a schedule's tick(s): in one atomic step, or not at all.
+
+        Only if the schedule is stored, not paused, and its ``last_tick`` is still
+        ``expected_tick``: store ``records`` (the jobs of the ticks; none when they are
+        passed over), set ``last_tick`` to ``tick``, ``next_tick``, and ``last_job_id``
+        to the last record's id. Returns whether it did. Of several processes firing
+        the same tick, exactly one succeeds.
+        """
+        ...
+
+    async def list_schedules(self, queue: str) -> list[ScheduleRecord]:
+        """Return the queue's stored schedules, ordered by key."""
+        ...
+
+    async def pause_schedule(self, queue: str, key: str, paused: bool, now_tick: int) -> bool:
+        """Pause or resume a schedule; False if there is no such schedule.
+
+        Resuming passes over the ticks missed while paused: ``last_tick`` becomes at
+        least ``now_tick``.
+        """
+        ...
+
+    async def remove_schedules(self, queue: str, keys: Sequence[str]) -> int:
+        """Delete schedules (not their jobs); return how many there were."""
         ...
 
 

@@ -22,6 +22,7 @@ from .base import (
     Outcome,
     RemoteEvents,
     Renewal,
+    ScheduleRecord,
     refuse_connection,
 )
 
@@ -42,6 +43,7 @@ class MemoryStore:
         self._jobs: dict[str, JobRecord] = {}
         self._ready: dict[str, list[tuple[int, float, str]]] = defaultdict(list)
         self._delayed: dict[str, list[tuple[float, str]]] = defaultdict(list)
+        self._schedules: dict[tuple[str, str], ScheduleRecord] = {}
 
     async def open(self) -> None:
         """Nothing to open."""
@@ -255,6 +257,68 @@ class MemoryStore:
                 if r.status is JobStatus.SCHEDULED and r.queue in queues
             ]
         return min(times, default=None)
+
+    # -- recurring schedules -----------------------------------------------------------
+
+    async def save_schedules(self, records: Sequence[ScheduleRecord]) -> list[ScheduleRecord]:
+        """Store new schedules; refresh the definition of known ones."""
+        saved = []
+        with self._lock:
+            for record in records:
+                known = self._schedules.get((record.queue, record.key))
+                if known is None:
+                    known = self._schedules[record.queue, record.key] = dataclasses.replace(record)
+                else:
+                    known.spec, known.next_tick = record.spec, record.next_tick
+                    known.seen_at = record.seen_at
+                saved.append(dataclasses.replace(known))
+        return saved
+
+    async def fire_schedule(
+        self,
+        queue: str,
+        key: str,
+        expected_tick: int,
+        tick: int,
+        next_tick: int | None,
+        records: Sequence[JobRecord],
+    ) -> bool:
+        """Store the tick's jobs and move the schedule on, if it is still where expected."""
+        with self._lock:
+            known = self._schedules.get((queue, key))
+            if known is None or known.paused or known.last_tick != expected_tick:
+                return False
+            known.last_tick, known.next_tick = tick, next_tick
+            if records:
+                known.last_job_id = records[-1].id
+            for record in records:
+                self._jobs[record.id] = dataclasses.replace(record)
+                self._index(record)
+        if records:
+            self.changes.fire()
+        return True
+
+    async def list_schedules(self, queue: str) -> list[ScheduleRecord]:
+        """Return copies of the queue's schedules, by key."""
+        with self._lock:
+            found = [dataclasses.replace(s) for (q, _), s in self._schedules.items() if q == queue]
+        return sorted(found, key=lambda schedule: schedule.key)
+
+    async def pause_schedule(self, queue: str, key: str, paused: bool, now_tick: int) -> bool:
+        """Pause or resume; resuming passes over the ticks missed meanwhile."""
+        with self._lock:
+            known = self._schedules.get((queue, key))
+            if known is None:
+                return False
+            if known.paused and not paused:
+                known.last_tick = max(known.last_tick, now_tick)
+            known.paused = paused
+        return True
+
+    async def remove_schedules(self, queue: str, keys: Sequence[str]) -> int:
+        """Forget schedules."""
+        with self._lock:
+            return sum(self._schedules.pop((queue, key), None) is not None for key in keys)
 
 
 def _apply(record: JobRecord, outcome: Outcome, now: float) -> None:

@@ -6,6 +6,7 @@ Parametrised by environment variables:
 - ``IT_LEASE``: the queue's lease in seconds (default 30).
 - ``IT_MARKERS``: a folder where ``hold`` jobs leave marker files.
 - ``IT_LEDGER``: a file where ``record`` jobs append one line per run.
+- ``IT_CRON``: a cron expression for the ``tick`` job to be scheduled on.
 - ``IT_CLOCK_SKEW``: seconds added to this process's wall clock (``time.time``), as
   on a machine whose clock is off.
 """
@@ -88,3 +89,16 @@ async def chaos(job: Job) -> None:
     _append(ledger, f"start {job.id} {os.getpid()} {job.attempts}\n")
     await asyncio.sleep(random.uniform(0, float(job.payload.get("max_sleep", 0.05))))
     _append(ledger, f"end {job.id} {os.getpid()} {job.attempts}\n")
+
+
+@queue.handler("tick", timeout=30)
+async def tick(job: Job) -> None:
+    """Append ``tick <scheduled_at epoch> <pid>`` to the ledger (a recurring job)."""
+    assert job.config.scheduled_at is not None
+    _append(
+        os.environ["IT_LEDGER"], f"tick {job.config.scheduled_at.timestamp():.3f} {os.getpid()}\n"
+    )
+
+
+if os.environ.get("IT_CRON"):
+    queue.cron("tick", os.environ["IT_CRON"])

@@ -33,6 +33,7 @@ from ..base import (
     Outcome,
     RemoteEvents,
     Renewal,
+    ScheduleRecord,
     refuse_connection,
 )
 from . import queries as q
@@ -313,6 +314,56 @@ class SQLiteStore:
 
         return await self._read(operation)
 
+    # -- recurring schedules -----------------------------------------------------------
+
+    async def save_schedules(self, records: Sequence[ScheduleRecord]) -> list[ScheduleRecord]:
+        """Store new schedules and refresh known ones, in one transaction."""
+        rows = [_schedule_row(record) for record in records]
+
+        def operation(conn: sqlite3.Connection) -> list[ScheduleRecord]:
+            return [_schedule(conn.execute(q.SAVE_SCHEDULE, row).fetchone()) for row in rows]
+
+        return await self._write(operation)
+
+    async def fire_schedule(
+        self,
+        queue: str,
+        key: str,
+        expected_tick: int,
+        tick: int,
+        next_tick: int | None,
+        records: Sequence[JobRecord],
+    ) -> bool:
+        """Move the schedule on and insert the tick's jobs in one transaction, or do nothing."""
+        params = {
+            "queue": queue, "key": key, "expected": expected_tick, "tick": tick,
+            "next_tick": next_tick, "job_id": records[-1].id if records else None,
+        }  # fmt: skip
+        rows = [_row(record) for record in records]
+
+        def operation(conn: sqlite3.Connection) -> bool:
+            if conn.execute(q.FIRE_SCHEDULE, params).rowcount != 1:
+                return False
+            conn.executemany(q.INSERT, rows)
+            return True
+
+        return await self._write(operation)
+
+    async def list_schedules(self, queue: str) -> list[ScheduleRecord]:
+        """Return the queue's schedules, by key."""
+        rows = await self._read(lambda c: c.execute(q.LIST_SCHEDULES, (queue,)).fetchall())
+        return [_schedule(row) for row in rows]
+
+    async def pause_schedule(self, queue: str, key: str, paused: bool, now_tick: int) -> bool:
+        """Pause or resume a schedule; resuming passes over the ticks missed meanwhile."""
+        params = {"queue": queue, "key": key, "paused": int(paused), "now_tick": now_tick}
+        return await self._write(lambda c: c.execute(q.PAUSE_SCHEDULE, params).rowcount == 1)
+
+    async def remove_schedules(self, queue: str, keys: Sequence[str]) -> int:
+        """Delete schedules (their jobs stay)."""
+        params = {"queue": queue, "keys": json.dumps(list(keys))}
+        return await self._write(lambda c: c.execute(q.REMOVE_SCHEDULES, params).rowcount)
+
 
 def _touch(conn: sqlite3.Connection) -> None:
     """Do nothing: running this operation opens (and migrates) the file."""
@@ -386,6 +437,17 @@ def _record(row: Sequence[object]) -> JobRecord:
     record = JobRecord(*row)  # type: ignore[arg-type]
     record.status = JobStatus(record.status)
     record.cancel_requested = bool(record.cancel_requested)
+    return record
+
+
+def _schedule_row(r: ScheduleRecord) -> tuple[object, ...]:
+    return (r.queue, r.key, r.spec, r.last_tick, r.next_tick, r.seen_at, r.last_job_id,
+            int(r.paused))  # fmt: skip
+
+
+def _schedule(row: Sequence[object]) -> ScheduleRecord:
+    record = ScheduleRecord(*row)  # type: ignore[arg-type]
+    record.paused = bool(record.paused)
     return record
 
 

@@ -105,3 +105,37 @@ STATS = "SELECT status, count(*) FROM conveyor_jobs WHERE queue = ? GROUP BY sta
 CLEAR_COMPLETED = "DELETE FROM conveyor_jobs WHERE queue = ? AND status = 'completed'"
 
 NEXT_DUE = "SELECT min(run_at) FROM conveyor_jobs WHERE status = 'scheduled' AND queue = ?"
+
+SCHEDULE_COLUMNS = "queue, key, spec, last_tick, next_tick, seen_at, last_job_id, paused"
+
+# A schedule new to the store is stored as given; a known one keeps where it stands.
+SAVE_SCHEDULE = f"""
+INSERT INTO conveyor_schedules ({SCHEDULE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (queue, key) DO UPDATE
+SET spec = excluded.spec, next_tick = excluded.next_tick, seen_at = excluded.seen_at
+RETURNING {SCHEDULE_COLUMNS}
+"""
+
+# The compare-and-set that makes a tick fire once: the caller inserts the tick's jobs
+# in the same transaction only if this changed the row.
+FIRE_SCHEDULE = """
+UPDATE conveyor_schedules
+SET last_tick = :tick, next_tick = :next_tick, last_job_id = coalesce(:job_id, last_job_id)
+WHERE queue = :queue AND key = :key AND NOT paused AND last_tick = :expected
+"""
+
+LIST_SCHEDULES = f"SELECT {SCHEDULE_COLUMNS} FROM conveyor_schedules WHERE queue = ? ORDER BY key"
+
+# Resuming passes over the ticks missed while paused.
+PAUSE_SCHEDULE = """
+UPDATE conveyor_schedules
+SET last_tick = CASE WHEN paused AND NOT :paused THEN max(last_tick, :now_tick)
+                     ELSE last_tick END,
+    paused = :paused
+WHERE queue = :queue AND key = :key
+"""
+
+REMOVE_SCHEDULES = """
+DELETE FROM conveyor_schedules
+WHERE queue = :queue AND key IN (SELECT value FROM json_each(:keys))
+"""

@@ -53,6 +53,20 @@ MIGRATIONS: dict[int, str] = {
     -- listing and counting per status
     CREATE INDEX conveyor_jobs_status ON conveyor_jobs (queue, status, id);
     """,
+    2: """
+    -- recurring schedules: one row each, where it stands (ticks in epoch milliseconds)
+    CREATE TABLE conveyor_schedules (
+        queue       TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        spec        TEXT NOT NULL,
+        last_tick   INTEGER NOT NULL,
+        next_tick   INTEGER,
+        seen_at     REAL NOT NULL,
+        last_job_id TEXT,
+        paused      INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (queue, key)
+    ) WITHOUT ROWID;
+    """,
 }
 LATEST_VERSION = max(MIGRATIONS)
 
