@@ -34,3 +34,11 @@ async def noop(job):
     if not _sink:
         _sink.append(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
     os.write(_sink[0], b"%d %.6f\n" % (job.payload["tag"], started))
+
+
+# cron_bench.py: BENCH_SCHEDULES schedules, of which the first BENCH_TICKING tick every
+# second; the others on 29 February at spread times (registered, never due in a run).
+_TICKING = int(os.environ.get("BENCH_TICKING", "0"))
+for _i in range(int(os.environ.get("BENCH_SCHEDULES", "0"))):
+    _every = "* * * * * *" if _i < _TICKING else f"{_i % 60} {_i // 60 % 24} 29 2 *"
+    queue.cron("noop", _every, key=f"s{_i}")

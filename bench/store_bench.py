@@ -268,9 +268,18 @@ async def fill(queue, n: int, batch: int, first_tag: int = 0) -> None:
 class WorkerProcess:
     """``python -m conveyor worker bench_jobs:queue`` in a session of its own."""
 
-    def __init__(self, url: str, queue_name: str, workers: int, sink: Path | None, log: Path):
+    def __init__(
+        self,
+        url: str,
+        queue_name: str,
+        workers: int,
+        sink: Path | None,
+        log: Path,
+        **extra_env: str,
+    ):
         env = dict(os.environ, CONVEYOR_URL=url, BENCH_QUEUE=queue_name, PYTHONUNBUFFERED="1")
         env.pop("BENCH_SINK", None)
+        env.update(extra_env)
         if sink is not None:
             env["BENCH_SINK"] = str(sink)
         self.log_path = log

@@ -198,3 +198,28 @@ def test_transactional_enqueue_keeps_only_the_committed_job(
     assert "order for bob@example.com rolled back (payment declined)" in out, out
     assert re.search(r"job \S+: completed: receipt for order \d+ sent to ada@example.com", out), out
     assert "jobs in the queue: 1 (completed=1)" in out, out
+
+
+def test_recurring_jobs_example_fires_its_heartbeat_and_lists_both(
+    procs: Processes, tmp_path: Path, db_url: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "recurring_jobs.py")],
+        env=procs.env(CONVEYOR_URL=db_url),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=25,
+        check=False,
+    )
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    beats = re.findall(r"^heartbeat for (\d\d:\d\d:\d\d)$", out, re.MULTILINE)
+    assert len(beats) >= 2, out
+    assert len(set(beats)) == len(beats), out
+    assert re.search(
+        r"^backup-database: 0 3 \* \* \* \(Europe/Paris\), next \S+ 0[12]:00:00\+00:00 $",
+        out,
+        re.MULTILINE,
+    ), out
+    assert re.search(r"^heartbeat: every 1s \(UTC\), next .* last \S+ \(job \w+\)$", out, re.M), out
