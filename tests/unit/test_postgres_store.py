@@ -76,8 +76,11 @@ def new_record(queue: str, payload: bytes = b"null", **fields: Any) -> JobRecord
 async def test_open_creates_everything_in_the_urls_schema(store: PostgresStore, url: str) -> None:
     schema = schema_of(url)
     tables = admin("SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", schema)
-    assert tables == [("jobs",), ("migrations",)]
-    assert admin(f'SELECT version, name FROM "{schema}".migrations') == [(1, "jobs")]
+    assert tables == [("jobs",), ("migrations",), ("schedules",)]
+    assert admin(f'SELECT version, name FROM "{schema}".migrations') == [
+        (1, "jobs"),
+        (2, "schedules"),
+    ]
     functions = admin(
         "SELECT proname FROM pg_proc WHERE pronamespace = %s::regnamespace", f'"{schema}"'
     )
@@ -86,12 +89,12 @@ async def test_open_creates_everything_in_the_urls_schema(store: PostgresStore, 
 
 async def test_migrate_is_idempotent(url: str) -> None:
     first = await asyncio.to_thread(migrate, url)
-    assert [(m.version, m.name) for m in first] == [(1, "jobs")]
+    assert [(m.version, m.name) for m in first] == [(1, "jobs"), (2, "schedules")]
     assert await asyncio.to_thread(migrate, url) == []
     store = PostgresStore(url)
     await store.open()
     await store.close()
-    assert admin(f'SELECT count(*) FROM "{schema_of(url)}".migrations') == [(1,)]
+    assert admin(f'SELECT count(*) FROM "{schema_of(url)}".migrations') == [(2,)]
 
 
 def test_concurrent_openers_migrate_once(url: str) -> None:
@@ -110,7 +113,7 @@ def test_concurrent_openers_migrate_once(url: str) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(results) == [0, 0, 0, 0, 0, 1]  # type: ignore[type-var]
+    assert sorted(results) == [0, 0, 0, 0, 0, 2]  # type: ignore[type-var]
 
 
 async def test_a_newer_schema_is_refused(url: str) -> None:
@@ -360,5 +363,25 @@ async def test_statement_reads_the_jobs_table_through_an_index(
         assert not any(n.get("Relation Name") == "jobs" for n in under), f"{name} sorts jobs"
 
 
+SCHEDULE_STATEMENTS = ["list_schedules", "move_schedule", "pause_schedule", "remove_schedules"]
+
+
+@pytest.mark.parametrize("name", SCHEDULE_STATEMENTS)
+async def test_schedule_statements_read_the_schedules_table_through_its_key(
+    store: PostgresStore, name: str
+) -> None:
+    params = {"queue": "q", "key": "k", "keys": ["k"], "expected": 0, "tick": 1,
+              "next_tick": 2, "job_id": None, "paused": True, "now_tick": 1}  # fmt: skip
+    async with await psycopg.AsyncConnection.connect(POSTGRES, autocommit=True) as conn:
+        await conn.execute(b"SET enable_seqscan = off")
+        cursor = await conn.execute(b"EXPLAIN (FORMAT JSON) " + getattr(store._q, name), params)
+        [(explained,)] = await cursor.fetchall()
+    nodes = list(_nodes(explained[0]["Plan"]))
+    reads = [n for n in nodes if n.get("Relation Name") == "schedules" and "Scan" in n["Node Type"]]
+    assert reads, nodes
+    assert all(n["Node Type"] != "Seq Scan" for n in reads), reads
+
+
 def test_every_statement_is_checked() -> None:
-    assert set(STATEMENTS) | {"enqueue_one", "enqueue_many"} == set(q.Queries.__slots__)
+    checked = {*STATEMENTS, *SCHEDULE_STATEMENTS, "enqueue_one", "enqueue_many", "save_schedules"}
+    assert checked == set(q.Queries.__slots__)

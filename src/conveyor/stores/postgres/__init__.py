@@ -52,6 +52,7 @@ from ..base import (
     RemoteEvents,
     RemoteListener,
     Renewal,
+    ScheduleRecord,
     decode_events,
 )
 from . import queries
@@ -171,11 +172,14 @@ class PostgresStore:
             async with self._pools.connection() as conn:
                 cursor = await conn.execute(query, params, binary=True)
                 return await cursor.fetchall()
-        except psycopg.OperationalError as exc:
-            self._pools.check_soon()
-            raise self._settings.unavailable(exc) from None
         except psycopg.Error as exc:
-            raise self._settings.unavailable(exc) from None
+            raise self._failed(exc) from None
+
+    def _failed(self, exc: psycopg.Error) -> ConveyorError:
+        """Return the error to raise for a driver error (a broken pool is checked soon)."""
+        if isinstance(exc, psycopg.OperationalError):
+            self._pools.check_soon()
+        return self._settings.unavailable(exc)
 
     # -- jobs --------------------------------------------------------------------------
 
@@ -291,6 +295,67 @@ class PostgresStore:
         """Return the earliest time a scheduled job of ``queues`` becomes ready."""
         rows = await self._fetch(self._q.next_due, {"queues": list(queues)})
         return rows[0][0] if rows else None
+
+    # -- recurring schedules -----------------------------------------------------------
+
+    async def save_schedules(self, records: Sequence[ScheduleRecord]) -> list[ScheduleRecord]:
+        """Store new schedules and refresh known ones, in one statement."""
+        if not records:
+            return []
+        params = {
+            "queue": [r.queue for r in records], "key": [r.key for r in records],
+            "spec": [r.spec for r in records], "last_tick": [r.last_tick for r in records],
+            "next_tick": [r.next_tick for r in records],
+            "seen_at": [float(r.seen_at) for r in records],
+        }  # fmt: skip
+        return [ScheduleRecord(*row) for row in await self._fetch(self._q.save_schedules, params)]
+
+    async def fire_schedule(
+        self,
+        queue: str,
+        key: str,
+        expected_tick: int,
+        tick: int,
+        next_tick: int | None,
+        records: Sequence[JobRecord],
+    ) -> bool:
+        """Move the schedule on and insert the tick's jobs in one transaction, or do nothing."""
+        move = {
+            "queue": queue, "key": key, "expected": expected_tick, "tick": tick,
+            "next_tick": next_tick, "job_id": records[-1].id if records else None,
+        }  # fmt: skip
+        insert = self._q.enqueue_one if len(records) == 1 else self._q.enqueue_many
+        added = {
+            "channel": self._settings.channel,
+            **record_params(records, self.remote_events.origin),
+        }
+        if not self._opened:
+            await self.open()
+        try:
+            async with self._pools.connection() as conn, conn.transaction():
+                moved = await (await conn.execute(self._q.move_schedule, move)).fetchall()
+                if moved and records:
+                    await conn.execute(insert, added, binary=True)
+        except psycopg.Error as exc:
+            raise self._failed(exc) from None
+        if moved and records:
+            self.changes.fire()
+        return bool(moved)
+
+    async def list_schedules(self, queue: str) -> list[ScheduleRecord]:
+        """Return the queue's schedules, by key."""
+        rows = await self._fetch(self._q.list_schedules, {"queue": queue})
+        return [ScheduleRecord(*row) for row in rows]
+
+    async def pause_schedule(self, queue: str, key: str, paused: bool, now_tick: int) -> bool:
+        """Pause or resume a schedule; resuming passes over the ticks missed meanwhile."""
+        params = {"queue": queue, "key": key, "paused": paused, "now_tick": now_tick}
+        return bool(await self._fetch(self._q.pause_schedule, params))
+
+    async def remove_schedules(self, queue: str, keys: Sequence[str]) -> int:
+        """Delete schedules (their jobs stay)."""
+        rows = await self._fetch(self._q.remove_schedules, {"queue": queue, "keys": list(keys)})
+        return int(rows[0][0])
 
 
 _SUBSCRIBE_WAIT = 0.25

@@ -51,6 +51,11 @@ class Queries:
     stats: bytes
     clear_completed: bytes
     next_due: bytes
+    save_schedules: bytes
+    move_schedule: bytes
+    list_schedules: bytes
+    pause_schedule: bytes
+    remove_schedules: bytes
 
 
 @cache

@@ -222,3 +222,46 @@ FROM unnest(%(queues)b::text[]) AS q (name) CROSS JOIN LATERAL (
     WHERE status = 'scheduled' AND queue = q.name
     ORDER BY run_at LIMIT 1
 ) due
+
+-- name: save_schedules
+-- A schedule new to the store is stored as given; a known one keeps where it stands
+-- and takes the new definition.
+WITH saved AS (
+    INSERT INTO {schema}.schedules AS s (queue, key, spec, last_tick, next_tick, seen_at)
+    SELECT * FROM unnest(%(queue)b::text[], %(key)b::text[], %(spec)b::text[],
+                         %(last_tick)b::int8[], %(next_tick)b::int8[], %(seen_at)b::float8[])
+    ON CONFLICT (queue, key) DO UPDATE
+    SET spec = excluded.spec, next_tick = excluded.next_tick, seen_at = excluded.seen_at
+    RETURNING s.*
+)
+SELECT queue, key, spec, last_tick, next_tick, seen_at, last_job_id, paused
+FROM saved ORDER BY key
+
+-- name: move_schedule
+-- The compare-and-set that makes a tick fire once; the store inserts the tick's jobs in
+-- the same transaction only if this returned a row.
+UPDATE {schema}.schedules
+SET last_tick = %(tick)s, next_tick = %(next_tick)s,
+    last_job_id = coalesce(%(job_id)s, last_job_id)
+WHERE queue = %(queue)s AND key = %(key)s AND NOT paused AND last_tick = %(expected)s
+RETURNING 1
+
+-- name: list_schedules
+SELECT queue, key, spec, last_tick, next_tick, seen_at, last_job_id, paused
+FROM {schema}.schedules WHERE queue = %(queue)s ORDER BY key
+
+-- name: pause_schedule
+-- Resuming passes over the ticks missed while paused.
+UPDATE {schema}.schedules
+SET last_tick = CASE WHEN paused AND NOT %(paused)s THEN greatest(last_tick, %(now_tick)s)
+                     ELSE last_tick END,
+    paused = %(paused)s
+WHERE queue = %(queue)s AND key = %(key)s
+RETURNING 1
+
+-- name: remove_schedules
+WITH deleted AS (
+    DELETE FROM {schema}.schedules WHERE queue = %(queue)s AND key = ANY(%(keys)b::text[])
+    RETURNING 1
+)
+SELECT count(*) FROM deleted
