@@ -21,12 +21,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import CroniterError, croniter
-
 from .errors import InvalidScheduleError
+
+if TYPE_CHECKING:
+    from croniter import croniter
 
 ALIASES = {
     "@yearly": "0 0 1 1 *",
@@ -91,11 +92,13 @@ class CronTrigger:
         self._expression = " ".join(fields)
         self._with_seconds = len(fields) == 6
         try:
-            croniter(self._expression, second_at_beginning=self._with_seconds)
-        except (CroniterError, ValueError, KeyError) as exc:
+            self._steps(datetime(2000, 1, 1))
+        except (ValueError, KeyError) as exc:  # CroniterError is a ValueError
             raise InvalidScheduleError(f"invalid cron expression {expression!r}: {exc}") from None
 
     def _steps(self, start: datetime, backwards: bool = False) -> croniter:
+        from croniter import croniter  # imported on first use: most queues have no cron
+
         return croniter(
             self._expression, start, is_prev=backwards, second_at_beginning=self._with_seconds
         )
@@ -113,7 +116,7 @@ class CronTrigger:
                 instant = self._instant(steps.get_next(datetime))
                 if instant > tick:
                     return instant
-        except CroniterError as exc:
+        except ValueError as exc:  # croniter's CroniterBadDateError
             raise InvalidScheduleError(
                 f"cron expression {self.description!r} never matches: {exc}"
             ) from None
@@ -126,7 +129,7 @@ class CronTrigger:
                 instant = self._instant(steps.get_prev(datetime))
                 if instant <= tick:
                     return instant
-        except CroniterError:
+        except ValueError:  # croniter's CroniterBadDateError: it never matched
             return None
 
     def _wall(self, tick: int) -> datetime:
