@@ -26,6 +26,7 @@ from .errors import (
 )
 from .events import Callback, EventEmitter
 from .handlers import HandlerFunc, HandlerRegistry
+from .ids import new_job_ids
 from .job import Job, JobPriority, JobStatus, QueueStats
 from .retry import RetryDelay, check_seconds
 from .scheduler import Schedule, ScheduleInfo, Scheduler, check_missed
@@ -187,10 +188,41 @@ class Queue:
         ``{"name": ..., "payload": ..., **options}``. ``connection`` as for
         :meth:`enqueue`.
         """
-        records = [self._build_spec(index, spec) for index, spec in enumerate(jobs)]
+        records = self._build_many(jobs)
         if records:
             await self._store_new(records, connection)
         return [record.id for record in records]
+
+    def _build_many(self, jobs: Iterable[JobSpec]) -> list[JobRecord]:
+        """Build the records of ``enqueue_many``; ``(name, payload)`` items take a fast path.
+
+        Jobs of one name with no options of their own differ only in id and payload:
+        the first is built (and checked) in full, the others are copies of it with one
+        clock read and one id batch for all.
+        """
+        specs = list(jobs)
+        ids = new_job_ids(len(specs))
+        models: dict[str, JobRecord] = {}
+        dumps = self.serializer.dumps
+        records = []
+        for index, spec in enumerate(specs):
+            if type(spec) is tuple and len(spec) == 2 and type(spec[0]) is str:
+                name, payload = spec
+                model = models.get(name)
+                if model is None:
+                    model = models[name] = self._build(
+                        name, None, {}, where=f"enqueue_many item {index}"
+                    )
+                records.append(JobRecord(
+                    ids[index], model.queue, name, dumps(payload), model.status, model.priority,
+                    model.max_retries, model.retry_delay, model.timeout, model.backoff,
+                    model.created_at, model.run_at,
+                ))  # fmt: skip
+            else:
+                record = self._build_spec(index, spec)
+                record.id = ids[index]
+                records.append(record)
+        return records
 
     async def _store_new(self, records: list[JobRecord], connection: Any) -> None:
         if connection is None:

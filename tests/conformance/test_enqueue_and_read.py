@@ -109,6 +109,15 @@ async def test_handler_defaults_apply_and_are_overridden_per_job(
     assert custom.config == JobConfig(
         max_retries=0, retry_delay=0.5, timeout=None, priority=JobPriority.CRITICAL
     )
+    # enqueue_many's (name, payload) items take the same defaults, each its own payload.
+    many = [
+        await queue.get_job(job_id)
+        for job_id in await queue.enqueue_many([("work", 1), ("work", 2)])
+    ]
+    assert [(job.payload, job.config) for job in many if job is not None] == [
+        (1, default.config),
+        (2, default.config),
+    ]
 
 
 async def test_scheduled_at_accepts_epoch_seconds(make_queue: QueueFactory) -> None:
