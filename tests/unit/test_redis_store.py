@@ -15,7 +15,7 @@ from conveyor.clock import FrozenClock, ServerClock
 from conveyor.errors import BackendUnavailableError, ConfigurationError
 from conveyor.job import JobStatus
 from conveyor.stores import JobRecord, Outcome, store_from_url
-from conveyor.stores.base import StoreEvent
+from conveyor.stores.base import ScheduleRecord, StoreEvent
 from conveyor.stores.redis import RedisStore
 from conveyor.stores.redis._keys import Keys
 from servers import REDIS, namespace_on
@@ -63,6 +63,7 @@ def test_every_key_pattern_hashes_to_one_slot() -> None:
     names = [
         keys.tag, keys.events, keys.wake("origin"), keys.job("01JOB"), keys.ready("emails"),
         keys.delayed("emails"), keys.status("reports:daily", "pending"), keys.leases,
+        keys.schedules("emails"),
     ]  # fmt: skip
     assert len({key_slot(name.encode()) for name in names}) == 1
 
@@ -81,8 +82,13 @@ async def test_every_key_the_scripts_write_is_under_the_hash_tag(
     assert await store.recover_expired() == ["a", "c"]
     assert await store.cancel("a") is JobStatus.CANCELLED
     assert await store.retry("a") is True
+    tick = ScheduleRecord(queue, "nightly", "{}", 1000, 2000, time.time())
+    await store.save_schedules([tick])
+    assert await store.fire_schedule(queue, "nightly", 1000, 2000, None, [record("d", queue)])
+    assert await store.pause_schedule(queue, "nightly", True, 3000)
     found = server_keys(url)
-    assert len(found) >= 6
+    assert len(found) >= 7
+    assert f"{store.keys.tag}:schedules:{queue}".encode() in found
     tag = store.keys.tag.encode()
     assert all(key.startswith(tag + b":") for key in found)
     assert len({key_slot(key) for key in found}) == 1

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 import threading
 import time
@@ -61,6 +62,7 @@ from ..base import (
     PerLoop,
     RemoteEvents,
     Renewal,
+    ScheduleRecord,
     decode_events,
     refuse_connection,
 )
@@ -445,3 +447,76 @@ class RedisStore:
             return None
         due = await self._run(lua.NEXT_DUE, list(queues))
         return None if due is None else float(due)
+
+    # -- recurring schedules -----------------------------------------------------------
+
+    async def save_schedules(self, records: Sequence[ScheduleRecord]) -> list[ScheduleRecord]:
+        """Store new schedules and refresh known ones, per queue in one script call."""
+        saved: list[ScheduleRecord] = []
+        for queue in dict.fromkeys(record.queue for record in records):
+            args: list[Arg] = [queue]
+            for r in records:
+                if r.queue == queue:
+                    args += [r.key, r.spec, r.last_tick, _or_empty(r.next_tick), repr(r.seen_at)]
+            pairs = await self._run(lua.SCHEDULE_SAVE, args)
+            states = zip(pairs[::2], pairs[1::2], strict=True)
+            saved += [_schedule(queue, key, state) for key, state in states]
+        return saved
+
+    async def fire_schedule(
+        self,
+        queue: str,
+        key: str,
+        expected_tick: int,
+        tick: int,
+        next_tick: int | None,
+        records: Sequence[JobRecord],
+    ) -> bool:
+        """Move the schedule on and store the tick's jobs in one script call, or do nothing."""
+        job_id = records[-1].id if records else ""
+        args: list[Arg] = [self._origin, queue, key, expected_tick, tick, _or_empty(next_tick),
+                           job_id]  # fmt: skip
+        for record in records:
+            args += record_args(record)
+        fired = bool(await self._run(lua.SCHEDULE_FIRE, args))
+        if fired and records:
+            self.changes.fire()
+        return fired
+
+    async def list_schedules(self, queue: str) -> list[ScheduleRecord]:
+        """Return the queue's schedules, by key."""
+        states = await self._command("HGETALL", self.keys.schedules(queue))
+        return sorted(
+            (_schedule(queue, key, state) for key, state in states.items()),  # RESP3: a map
+            key=lambda schedule: schedule.key,
+        )
+
+    async def pause_schedule(self, queue: str, key: str, paused: bool, now_tick: int) -> bool:
+        """Pause or resume a schedule; resuming passes over the ticks missed meanwhile."""
+        args: list[Arg] = [queue, key, "1" if paused else "0", now_tick]
+        return bool(await self._run(lua.SCHEDULE_PAUSE, args))
+
+    async def remove_schedules(self, queue: str, keys: Sequence[str]) -> int:
+        """Delete schedules (their jobs stay)."""
+        if not keys:
+            return 0
+        return int(await self._command("HDEL", self.keys.schedules(queue), *keys))
+
+
+def _or_empty(tick: int | None) -> Arg:
+    return "" if tick is None else tick
+
+
+def _schedule(queue: str, key: bytes, state: bytes) -> ScheduleRecord:
+    """Read a schedule's state as the scripts write it (JSON, every value a string)."""
+    fields = json.loads(state)
+    return ScheduleRecord(
+        queue=queue,
+        key=text(key),
+        spec=fields["spec"],
+        last_tick=int(fields["last_tick"]),
+        next_tick=int(fields["next_tick"]) if fields["next_tick"] else None,
+        seen_at=float(fields["seen_at"]),
+        last_job_id=fields["last_job_id"] or None,
+        paused=fields["paused"] == "1",
+    )

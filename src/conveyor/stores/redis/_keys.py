@@ -50,6 +50,10 @@ class Keys:
         """Sorted set (all scores 0, so by id): a queue's jobs in one status."""
         return f"{self.tag}:status:{status}:{queue}"
 
+    def schedules(self, queue: str) -> str:
+        """Hash: a queue's recurring schedules, a JSON state per schedule key."""
+        return f"{self.tag}:schedules:{queue}"
+
     @property
     def leases(self) -> str:
         """Sorted set: running jobs by lease deadline."""

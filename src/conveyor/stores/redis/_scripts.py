@@ -46,5 +46,8 @@ LIST = Script("list")
 STATS = Script("stats")
 CLEAR = Script("clear")
 NEXT_DUE = Script("next_due")
+SCHEDULE_SAVE = Script("schedule_save")
+SCHEDULE_FIRE = Script("schedule_fire")
+SCHEDULE_PAUSE = Script("schedule_pause")
 ALL = (ENQUEUE, CLAIM, RENEW, SETTLE, RECOVER, CANCEL, RETRY, PROGRESS, LIST, STATS, CLEAR,
-       NEXT_DUE)  # fmt: skip
+       NEXT_DUE, SCHEDULE_SAVE, SCHEDULE_FIRE, SCHEDULE_PAUSE)  # fmt: skip
