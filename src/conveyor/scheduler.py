@@ -208,20 +208,21 @@ class Scheduler:
         """
         now = self._clock.now()
         now_tick = _tick(now)
-        records = [
-            ScheduleRecord(
-                queue=self.queue,
-                key=key,
-                spec=schedule.spec(),
-                last_tick=now_tick,
-                next_tick=schedule.trigger.next_after(now_tick),
-                seen_at=now,
+        records, computed = [], {}
+        for key, schedule in self.schedules.items():
+            if key in self._gone:
+                continue
+            known = self._states.get(key)
+            if known is not None:  # a schedule it follows already: nothing to compute
+                last_tick, next_tick = known.last_tick, known.next_tick
+            else:
+                last_tick, next_tick = now_tick, schedule.trigger.next_after(now_tick)
+            computed[key] = (last_tick, next_tick)
+            records.append(
+                ScheduleRecord(self.queue, key, schedule.spec(), now_tick, next_tick, now)
             )
-            for key, schedule in self.schedules.items()
-            if key not in self._gone
-        ]
         if records:
-            self._learn(await self.store.save_schedules(records), complete=False)
+            self._learn(await self.store.save_schedules(records), complete=False, computed=computed)
         stored = await self.store.list_schedules(self.queue)
         self._learn(stored, complete=True)
         doomed = [s.key for s in stored if now - s.seen_at > PRUNE_AFTER]
@@ -233,7 +234,17 @@ class Scheduler:
         """Read where every schedule stands (another process may have fired or paused it)."""
         self._learn(await self.store.list_schedules(self.queue), complete=True)
 
-    def _learn(self, records: Sequence[ScheduleRecord], *, complete: bool) -> None:
+    def _learn(
+        self,
+        records: Sequence[ScheduleRecord],
+        *,
+        complete: bool,
+        computed: Mapping[str, tuple[int, int | None]] | None = None,
+    ) -> None:
+        """Take the stored state of schedules; ``computed``: next ticks known per last tick.
+
+        With ``complete``, ``records`` are all there are: the others were removed.
+        """
         seen = set()
         for record in records:
             schedule = self.schedules.get(record.key)
@@ -242,7 +253,9 @@ class Scheduler:
             seen.add(record.key)
             state = self._states.get(record.key)
             if state is None or state.last_tick != record.last_tick:
-                next_tick = schedule.trigger.next_after(record.last_tick)
+                last_tick, next_tick = (computed or {}).get(record.key, (None, None))
+                if last_tick != record.last_tick:  # croniter costs ~0.1 ms a call
+                    next_tick = schedule.trigger.next_after(record.last_tick)
                 self._states[record.key] = _State(record.last_tick, next_tick, record.paused)
             else:
                 state.paused = record.paused
@@ -255,22 +268,39 @@ class Scheduler:
     async def fire_due(self) -> float:
         """Fire every schedule whose tick has come; return seconds until the next one."""
         now_tick = _tick(self._clock.now())
-        soonest = math.inf
-        for key, state in list(self._states.items()):
-            if state.paused or state.next_tick is None:
-                continue
-            if state.next_tick <= now_tick:
-                await self._fire(self.schedules[key], state, now_tick)
-            if state.next_tick is not None and self._states.get(key) is state:
-                soonest = min(soonest, state.next_tick)
+        due = [
+            (self.schedules[key], state)
+            for key, state in self._states.items()
+            if not state.paused and state.next_tick is not None and state.next_tick <= now_tick
+        ]
+        # Ticks due together are fired together: on a store a round trip away, one
+        # after the other would make the last of them late by all the others' trips.
+        fired = await asyncio.gather(
+            *(self._fire(schedule, state, now_tick) for schedule, state in due),
+            return_exceptions=True,
+        )
+        if any(not ok for ok in fired):
+            await self.resync()  # another process fired first, or it was paused or removed
+        for result in fired:
+            if isinstance(result, BaseException):
+                raise result
+        soonest = min(
+            (
+                s.next_tick
+                for s in self._states.values()
+                if not s.paused and s.next_tick is not None
+            ),
+            default=math.inf,
+        )
         return max(0.0, (soonest - _tick(self._clock.now())) / _MS)
 
-    async def _fire(self, schedule: Schedule, state: _State, now_tick: int) -> None:
+    async def _fire(self, schedule: Schedule, state: _State, now_tick: int) -> bool:
+        """Fire the schedule's due tick(s); False if the store refused (look again)."""
         trigger = schedule.trigger
         latest = trigger.latest_at_or_before(now_tick)
         if latest is None or latest <= state.last_tick:
             state.next_tick = trigger.next_after(max(state.last_tick, now_tick))
-            return
+            return True
         ticks = self._ticks_to_run(schedule, state.last_tick, latest, now_tick)
         records = self._make_jobs(schedule, ticks) if ticks else []
         next_tick = trigger.next_after(latest)
@@ -288,9 +318,7 @@ class Scheduler:
             elif ticks != [latest]:
                 log.info("schedule %r passed over missed tick(s) up to %s", schedule.key,
                          to_datetime(latest / _MS))  # fmt: skip
-        else:
-            # Another process fired it first, or it was paused or removed: look again.
-            await self.resync()
+        return fired
 
     @staticmethod
     def _ticks_to_run(schedule: Schedule, last: int, latest: int, now_tick: int) -> list[int]:
