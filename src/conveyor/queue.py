@@ -6,7 +6,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -32,7 +32,7 @@ from .retry import RetryDelay, check_seconds
 from .scheduler import Schedule, ScheduleInfo, Scheduler, check_missed
 from .serializers import JSON, Serializer
 from .stores import Store, store_from_url
-from .stores.base import JobRecord
+from .stores.base import JobMatch, JobRecord
 from .triggers import make_trigger
 from .worker import Worker
 
@@ -411,6 +411,80 @@ class Queue:
             self._worker.cancel_local(job_id)
         return status is not None
 
+    async def delete_job(self, job_id: str) -> bool:
+        """Delete a job that is not running; False if there is no such job or it runs."""
+        return await self.store.delete_job(job_id)
+
+    async def count_jobs(
+        self,
+        status: JobStatus | str,
+        *,
+        name: str | None = None,
+        older_than: float | timedelta | None = None,
+    ) -> int:
+        """Count this queue's jobs in ``status`` (of ``name``, older than ``older_than``).
+
+        Age is counted from when a job finished (completed, failed, cancelled) or else
+        from when it was created. The dry run of the bulk operations below.
+        """
+        return await self.store.count_jobs(self._match(status, name, older_than))
+
+    async def delete_jobs(
+        self,
+        status: JobStatus | str,
+        *,
+        name: str | None = None,
+        older_than: float | timedelta | None = None,
+        on_batch: Callable[[int], object] | None = None,
+    ) -> int:
+        """Delete this queue's jobs in ``status`` (not PROCESSING), in batches; return how many.
+
+        ``name`` and ``older_than`` narrow them down as for :meth:`count_jobs`;
+        ``on_batch(n)`` is called after each batch (for a progress bar).
+        """
+        match = self._match(status, name, older_than)
+        if match.status is JobStatus.PROCESSING:
+            raise InvalidJobError("running jobs cannot be deleted; cancel them first")
+        return await _in_batches(self.store.delete_jobs, match, on_batch)
+
+    async def retry_jobs(
+        self,
+        status: JobStatus | str = JobStatus.FAILED,
+        *,
+        name: str | None = None,
+        older_than: float | timedelta | None = None,
+        on_batch: Callable[[int], object] | None = None,
+    ) -> int:
+        """Send this queue's FAILED (or CANCELLED) jobs back to pending, in batches."""
+        match = self._match(status, name, older_than)
+        if match.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+            raise InvalidJobError(f"only failed or cancelled jobs can be retried, not {status}")
+        return await _in_batches(self.store.retry_jobs, match, on_batch)
+
+    async def cancel_jobs(
+        self,
+        status: JobStatus | str = JobStatus.PENDING,
+        *,
+        name: str | None = None,
+        older_than: float | timedelta | None = None,
+        on_batch: Callable[[int], object] | None = None,
+    ) -> int:
+        """Cancel this queue's PENDING (or SCHEDULED) jobs, in batches; return how many."""
+        match = self._match(status, name, older_than)
+        if match.status not in (JobStatus.PENDING, JobStatus.SCHEDULED):
+            raise InvalidJobError(f"only pending or scheduled jobs can be cancelled, not {status}")
+        return await _in_batches(self.store.cancel_jobs, match, on_batch)
+
+    def _match(
+        self, status: JobStatus | str, name: str | None, older_than: float | timedelta | None
+    ) -> JobMatch:
+        if name is not None:
+            check_name(name)
+        before = None
+        if older_than is not None:
+            before = self.store.clock.now() - check_seconds(older_than, "older_than")
+        return JobMatch(self.name, _check_status(status), name=name, before=before)
+
     async def wait(self, job_id: str, timeout: float | timedelta | None = None) -> Job:
         """Return the job once it is completed, failed or cancelled.
 
@@ -545,6 +619,25 @@ def _check_status(status: JobStatus | str) -> JobStatus:
     except ValueError:
         known = ", ".join(s.value for s in JobStatus)
         raise InvalidJobError(f"unknown job status {status!r}; one of: {known}") from None
+
+
+BULK_BATCH = 1000
+"""Jobs a bulk operation changes per store call (and transaction)."""
+
+
+async def _in_batches(
+    step: Callable[[JobMatch, int], Awaitable[int]],
+    match: JobMatch,
+    on_batch: Callable[[int], object] | None,
+) -> int:
+    total = 0
+    while True:
+        done = await step(match, BULK_BATCH)
+        total += done
+        if on_batch is not None and done:
+            on_batch(done)
+        if done < BULK_BATCH:
+            return total
 
 
 def _given(**options: Any) -> dict[str, Any]:

@@ -79,6 +79,32 @@ class Outcome:
     retry_delay: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class JobMatch:
+    """The jobs a bulk operation takes: one queue and status, optionally a name and an age."""
+
+    queue: str
+    status: JobStatus
+    name: str | None = None
+    """Only jobs of this name."""
+    skip_names: tuple[str, ...] = ()
+    """Not jobs of these names."""
+    before: float | None = None
+    """Only jobs that finished (completed, failed, cancelled) or, in the other statuses,
+    were created before this time (epoch seconds)."""
+
+    def matches(self, record: JobRecord) -> bool:
+        """Say whether ``record`` is one of these jobs."""
+        if record.queue != self.queue or record.status is not self.status:
+            return False
+        if (self.name is not None and record.name != self.name) or record.name in self.skip_names:
+            return False
+        if self.before is None:
+            return True
+        when = record.completed_at if self.status.is_finished else record.created_at
+        return when is not None and when < self.before
+
+
 @dataclass(slots=True)
 class ScheduleRecord:
     """A recurring schedule as a store keeps it: what it is, and which tick it is at.
@@ -215,6 +241,28 @@ class Store(Protocol):
 
     async def next_due(self, queues: Sequence[str]) -> float | None:
         """Return the earliest ``run_at`` of the queues' scheduled jobs, if any."""
+        ...
+
+    # -- bulk steering -------------------------------------------------------------------
+
+    async def count_jobs(self, match: JobMatch) -> int:
+        """Count the jobs ``match`` takes."""
+        ...
+
+    async def delete_jobs(self, match: JobMatch, limit: int) -> int:
+        """Delete up to ``limit`` of the jobs ``match`` takes (never PROCESSING ones)."""
+        ...
+
+    async def retry_jobs(self, match: JobMatch, limit: int) -> int:
+        """Send up to ``limit`` FAILED or CANCELLED jobs ``match`` takes back to pending."""
+        ...
+
+    async def cancel_jobs(self, match: JobMatch, limit: int) -> int:
+        """Cancel up to ``limit`` of the PENDING or SCHEDULED jobs ``match`` takes."""
+        ...
+
+    async def delete_job(self, job_id: str) -> bool:
+        """Delete one job, unless it is running; False if there is none to delete."""
         ...
 
     # -- recurring schedules -----------------------------------------------------------

@@ -18,6 +18,7 @@ from ..job import JobStatus, QueueStats
 from .base import (
     Capabilities,
     ChangeSignal,
+    JobMatch,
     JobRecord,
     Outcome,
     RemoteEvents,
@@ -257,6 +258,61 @@ class MemoryStore:
                 if r.status is JobStatus.SCHEDULED and r.queue in queues
             ]
         return min(times, default=None)
+
+    # -- bulk steering -------------------------------------------------------------------
+
+    def _matching(self, match: JobMatch, limit: int | None = None) -> list[JobRecord]:
+        found = sorted((r for r in self._jobs.values() if match.matches(r)), key=lambda r: r.id)
+        return found if limit is None else found[:limit]
+
+    async def count_jobs(self, match: JobMatch) -> int:
+        """Count the jobs ``match`` takes."""
+        with self._lock:
+            return len(self._matching(match))
+
+    async def delete_jobs(self, match: JobMatch, limit: int) -> int:
+        """Delete the oldest ``limit`` jobs ``match`` takes (never running ones)."""
+        if match.status is JobStatus.PROCESSING:
+            return 0
+        with self._lock:
+            doomed = self._matching(match, limit)
+            for record in doomed:
+                del self._jobs[record.id]
+        return len(doomed)
+
+    async def retry_jobs(self, match: JobMatch, limit: int) -> int:
+        """Send the oldest ``limit`` failed or cancelled jobs ``match`` takes back to pending."""
+        if match.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+            return 0
+        with self._lock:
+            chosen = self._matching(match, limit)
+            for record in chosen:
+                _reset_for_retry(record, self.clock.now())
+                self._index(record)
+        if chosen:
+            self.changes.fire()
+        return len(chosen)
+
+    async def cancel_jobs(self, match: JobMatch, limit: int) -> int:
+        """Cancel the oldest ``limit`` waiting jobs ``match`` takes."""
+        if match.status not in (JobStatus.PENDING, JobStatus.SCHEDULED):
+            return 0
+        with self._lock:
+            chosen = self._matching(match, limit)
+            for record in chosen:
+                record.status, record.completed_at = JobStatus.CANCELLED, self.clock.now()
+        if chosen:
+            self.changes.fire()
+        return len(chosen)
+
+    async def delete_job(self, job_id: str) -> bool:
+        """Delete one job unless it is running."""
+        with self._lock:
+            record = self._jobs.get(job_id)
+            if record is None or record.status is JobStatus.PROCESSING:
+                return False
+            del self._jobs[job_id]
+        return True
 
     # -- recurring schedules -----------------------------------------------------------
 

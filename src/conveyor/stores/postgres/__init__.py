@@ -46,6 +46,7 @@ from ..base import (
     ANONYMOUS_ORIGIN,
     Capabilities,
     ChangeSignal,
+    JobMatch,
     JobRecord,
     Outcome,
     PerLoop,
@@ -296,6 +297,35 @@ class PostgresStore:
         rows = await self._fetch(self._q.next_due, {"queues": list(queues)})
         return rows[0][0] if rows else None
 
+    # -- bulk steering -------------------------------------------------------------------
+
+    async def count_jobs(self, match: JobMatch) -> int:
+        """Count the jobs ``match`` takes."""
+        return int((await self._fetch(self._q.count_matching, _match_params(match)))[0][0])
+
+    async def delete_jobs(self, match: JobMatch, limit: int) -> int:
+        """Delete the oldest ``limit`` jobs ``match`` takes (never running ones)."""
+        return await self._change_matching(self._q.delete_matching, match, limit)
+
+    async def retry_jobs(self, match: JobMatch, limit: int) -> int:
+        """Send the oldest ``limit`` failed or cancelled jobs ``match`` takes back to pending."""
+        return await self._change_matching(self._q.retry_matching, match, limit)
+
+    async def cancel_jobs(self, match: JobMatch, limit: int) -> int:
+        """Cancel the oldest ``limit`` waiting jobs ``match`` takes."""
+        return await self._change_matching(self._q.cancel_matching, match, limit)
+
+    async def _change_matching(self, statement: bytes, match: JobMatch, limit: int) -> int:
+        params = {**self._publish, **_match_params(match), "limit": limit}
+        changed = int((await self._fetch(statement, params))[0][0])
+        if changed:
+            self.changes.fire()
+        return changed
+
+    async def delete_job(self, job_id: str) -> bool:
+        """Delete one job unless it is running."""
+        return bool(await self._fetch(self._q.delete_job, {"id": job_id}))
+
     # -- recurring schedules -----------------------------------------------------------
 
     async def save_schedules(self, records: Sequence[ScheduleRecord]) -> list[ScheduleRecord]:
@@ -356,6 +386,13 @@ class PostgresStore:
         """Delete schedules (their jobs stay)."""
         rows = await self._fetch(self._q.remove_schedules, {"queue": queue, "keys": list(keys)})
         return int(rows[0][0])
+
+
+def _match_params(match: JobMatch) -> Params:
+    return {
+        "queue": match.queue, "status": match.status.value, "name": match.name,
+        "skip_names": list(match.skip_names), "before": match.before,
+    }  # fmt: skip
 
 
 _SUBSCRIBE_WAIT = 0.25

@@ -21,6 +21,19 @@ COLUMNS = ", ".join(
     f"extract(epoch FROM j.{f})::float8 AS {f}" if f in _TIMES else f"j.{f}" for f in _FIELDS
 )
 """The select list that reads a job row (aliased ``j``) in :class:`JobRecord` order."""
+MATCH = (
+    "j.queue = %(queue)s AND j.status = %(status)s"
+    " AND (%(name)s::text IS NULL OR j.name = %(name)s)"
+    " AND NOT (j.name = ANY(%(skip_names)s::text[]))"
+    " AND (%(before)s::float8 IS NULL"
+    " OR coalesce(j.completed_at, j.created_at) < to_timestamp(%(before)s::float8))"
+)
+"""The condition on a job row (aliased ``j``) of a bulk operation's ``JobMatch``."""
+PICK = (
+    "SELECT j.id FROM {schema}.jobs j WHERE {match}"
+    " ORDER BY j.id LIMIT %(limit)s FOR UPDATE SKIP LOCKED"
+)
+"""The ids of the oldest ``limit`` jobs a ``JobMatch`` takes, locked."""
 
 
 @cache
@@ -56,6 +69,11 @@ class Queries:
     list_schedules: bytes
     pause_schedule: bytes
     remove_schedules: bytes
+    count_matching: bytes
+    delete_matching: bytes
+    retry_matching: bytes
+    cancel_matching: bytes
+    delete_job: bytes
 
 
 @cache
@@ -64,7 +82,11 @@ def for_schema(schema: str) -> Queries:
     quoted = sql.Identifier(schema).as_string()
     return Queries(
         **{
-            name: body.replace("{schema}", quoted).replace("{columns}", COLUMNS).encode()
+            name: body.replace("{pick}", PICK)
+            .replace("{schema}", quoted)
+            .replace("{columns}", COLUMNS)
+            .replace("{match}", MATCH)
+            .encode()
             for name, body in _named_blocks().items()
         }
     )

@@ -265,3 +265,52 @@ WITH deleted AS (
     RETURNING 1
 )
 SELECT count(*) FROM deleted
+
+-- name: count_matching
+-- {match}: the jobs a bulk operation takes (conveyor.stores.base.JobMatch), read through
+-- the status index; finished jobs' age counts from completed_at, the others' from
+-- created_at (their completed_at is NULL). {pick}: the ids of the oldest %(limit)s of
+-- them, locked (rows others hold are skipped).
+SELECT count(*) FROM {schema}.jobs j WHERE {match}
+
+-- name: delete_matching
+WITH chosen AS ({pick}),
+deleted AS (
+    DELETE FROM {schema}.jobs d USING chosen
+    WHERE d.id = chosen.id AND d.status <> 'processing'
+    RETURNING 1
+)
+SELECT count(*) FROM deleted
+
+-- name: retry_matching
+WITH chosen AS ({pick}),
+requeued AS (
+    UPDATE {schema}.jobs r
+    SET status = 'pending', attempts = 0, run_at = now(), completed_at = NULL,
+        cancel_requested = false
+    FROM chosen WHERE r.id = chosen.id AND r.status IN ('failed', 'cancelled')
+    RETURNING r.id, r.queue
+),
+published AS (
+    SELECT {schema}.publish(%(channel)s, %(origin)s, true,
+                            array_agg('job:requeued'::text), array_agg(id), array_agg(queue))
+    FROM requeued
+)
+SELECT count(*) FROM requeued, published
+
+-- name: cancel_matching
+WITH chosen AS ({pick}),
+cancelled AS (
+    UPDATE {schema}.jobs c SET status = 'cancelled', completed_at = now()
+    FROM chosen WHERE c.id = chosen.id AND c.status IN ('pending', 'scheduled')
+    RETURNING c.id, c.queue
+),
+published AS (
+    SELECT {schema}.publish(%(channel)s, %(origin)s, true,
+                            array_agg('job:cancelled'::text), array_agg(id), array_agg(queue))
+    FROM cancelled
+)
+SELECT count(*) FROM cancelled, published
+
+-- name: delete_job
+DELETE FROM {schema}.jobs WHERE id = %(id)s AND status <> 'processing' RETURNING 1

@@ -57,6 +57,7 @@ from .._coalesce import Coalescer
 from ..base import (
     Capabilities,
     ChangeSignal,
+    JobMatch,
     JobRecord,
     Outcome,
     PerLoop,
@@ -68,7 +69,7 @@ from ..base import (
 )
 from . import _scripts as lua
 from ._cluster import SlotLocator
-from ._codec import Arg, decode_flat, decode_pairs, outcome_args, record_args, text
+from ._codec import SPEC, Arg, decode_flat, decode_pairs, outcome_args, record_args, text
 from ._conn import Connections
 from ._keys import Keys
 from ._listener import Listener
@@ -448,6 +449,58 @@ class RedisStore:
         due = await self._run(lua.NEXT_DUE, list(queues))
         return None if due is None else float(due)
 
+    # -- bulk steering -------------------------------------------------------------------
+    # The client pages through a status set (peek.lua) and picks the jobs a match takes;
+    # a script then changes those still in that status. No script scans a whole set.
+
+    async def _pick(self, match: JobMatch, limit: int | None) -> list[str]:
+        """Return the ids (oldest first) of up to ``limit`` jobs ``match`` takes."""
+        picked: list[str] = []
+        after = ""
+        while limit is None or len(picked) < limit:
+            page = await self._run(lua.PEEK, [match.queue, match.status.value, after, PEEK_PAGE])
+            for job_id, line, completed_at in zip(page[::3], page[1::3], page[2::3], strict=True):
+                if _takes(match, json.loads(line), completed_at):
+                    picked.append(text(job_id))
+            if len(page) < 3 * PEEK_PAGE:
+                break
+            after = text(page[-3])
+        return picked if limit is None else picked[:limit]
+
+    async def count_jobs(self, match: JobMatch) -> int:
+        """Count the jobs ``match`` takes (a status set's size when nothing else narrows)."""
+        if match.name is None and not match.skip_names and match.before is None:
+            key = self.keys.status(match.queue, match.status.value)
+            return int(await self._command("ZCARD", key))
+        return len(await self._pick(match, None))
+
+    async def delete_jobs(self, match: JobMatch, limit: int) -> int:
+        """Delete the oldest ``limit`` jobs ``match`` takes (never running ones)."""
+        return await self._steer("delete", match, limit)
+
+    async def retry_jobs(self, match: JobMatch, limit: int) -> int:
+        """Send the oldest ``limit`` failed or cancelled jobs ``match`` takes back to pending."""
+        return await self._steer("retry", match, limit)
+
+    async def cancel_jobs(self, match: JobMatch, limit: int) -> int:
+        """Cancel the oldest ``limit`` waiting jobs ``match`` takes."""
+        return await self._steer("cancel", match, limit)
+
+    async def _steer(self, action: str, match: JobMatch, limit: int) -> int:
+        if match.status is JobStatus.PROCESSING:
+            return 0
+        picked = await self._pick(match, limit)
+        if not picked:
+            return 0
+        done = int(await self._run(lua.STEER, [self._origin, action, match.status.value, *picked]))
+        if done and action != "delete":
+            self.changes.fire()
+        return done
+
+    async def delete_job(self, job_id: str) -> bool:
+        """Delete one job unless it is running."""
+        return bool(await self._run(lua.STEER, [self._origin, "delete", "", job_id]))
+
     # -- recurring schedules -----------------------------------------------------------
 
     async def save_schedules(self, records: Sequence[ScheduleRecord]) -> list[ScheduleRecord]:
@@ -501,6 +554,21 @@ class RedisStore:
         if not keys:
             return 0
         return int(await self._command("HDEL", self.keys.schedules(queue), *keys))
+
+
+PEEK_PAGE = 500
+_NAME, _CREATED_AT = SPEC.index("name"), SPEC.index("created_at")
+
+
+def _takes(match: JobMatch, spec: list[Any], completed_at: bytes | None) -> bool:
+    """Say whether a peeked job (its spec line's fields) is one ``match`` takes."""
+    name = spec[_NAME]
+    if (match.name is not None and name != match.name) or name in match.skip_names:
+        return False
+    if match.before is None:
+        return True
+    when = float(completed_at) if match.status.is_finished and completed_at else spec[_CREATED_AT]
+    return when is not None and float(when) < match.before
 
 
 def _or_empty(tick: int | None) -> Arg:

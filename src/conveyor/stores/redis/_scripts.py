@@ -49,5 +49,7 @@ NEXT_DUE = Script("next_due")
 SCHEDULE_SAVE = Script("schedule_save")
 SCHEDULE_FIRE = Script("schedule_fire")
 SCHEDULE_PAUSE = Script("schedule_pause")
+PEEK = Script("peek")
+STEER = Script("steer")
 ALL = (ENQUEUE, CLAIM, RENEW, SETTLE, RECOVER, CANCEL, RETRY, PROGRESS, LIST, STATS, CLEAR,
-       NEXT_DUE, SCHEDULE_SAVE, SCHEDULE_FIRE, SCHEDULE_PAUSE)  # fmt: skip
+       NEXT_DUE, SCHEDULE_SAVE, SCHEDULE_FIRE, SCHEDULE_PAUSE, PEEK, STEER)  # fmt: skip

@@ -29,6 +29,7 @@ from ...job import JobStatus, QueueStats
 from ..base import (
     Capabilities,
     ChangeSignal,
+    JobMatch,
     JobRecord,
     Outcome,
     RemoteEvents,
@@ -314,6 +315,33 @@ class SQLiteStore:
 
         return await self._read(operation)
 
+    # -- bulk steering -------------------------------------------------------------------
+
+    async def count_jobs(self, match: JobMatch) -> int:
+        """Count the jobs ``match`` takes."""
+        params = _match_params(match)
+        return int(await self._read(lambda c: c.execute(q.COUNT_MATCHING, params).fetchone()[0]))
+
+    async def delete_jobs(self, match: JobMatch, limit: int) -> int:
+        """Delete the oldest ``limit`` jobs ``match`` takes (never running ones)."""
+        return await self._change_matching(q.DELETE_MATCHING, match, limit)
+
+    async def retry_jobs(self, match: JobMatch, limit: int) -> int:
+        """Send the oldest ``limit`` failed or cancelled jobs ``match`` takes back to pending."""
+        return await self._change_matching(q.RETRY_MATCHING, match, limit)
+
+    async def cancel_jobs(self, match: JobMatch, limit: int) -> int:
+        """Cancel the oldest ``limit`` waiting jobs ``match`` takes."""
+        return await self._change_matching(q.CANCEL_MATCHING, match, limit)
+
+    async def _change_matching(self, statement: str, match: JobMatch, limit: int) -> int:
+        params = {**_match_params(match), "limit": limit, "now": self.clock.now()}
+        return await self._write(lambda c: c.execute(statement, params).rowcount)
+
+    async def delete_job(self, job_id: str) -> bool:
+        """Delete one job unless it is running."""
+        return await self._write(lambda c: c.execute(q.DELETE_ONE, (job_id,)).rowcount == 1)
+
     # -- recurring schedules -----------------------------------------------------------
 
     async def save_schedules(self, records: Sequence[ScheduleRecord]) -> list[ScheduleRecord]:
@@ -438,6 +466,13 @@ def _record(row: Sequence[object]) -> JobRecord:
     record.status = JobStatus(record.status)
     record.cancel_requested = bool(record.cancel_requested)
     return record
+
+
+def _match_params(match: JobMatch) -> dict[str, object]:
+    return {
+        "queue": match.queue, "status": match.status.value, "name": match.name,
+        "skip_names": json.dumps(list(match.skip_names)), "before": match.before,
+    }  # fmt: skip
 
 
 def _schedule_row(r: ScheduleRecord) -> tuple[object, ...]:

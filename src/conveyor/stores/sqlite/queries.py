@@ -139,3 +139,31 @@ REMOVE_SCHEDULES = """
 DELETE FROM conveyor_schedules
 WHERE queue = :queue AND key IN (SELECT value FROM json_each(:keys))
 """
+
+# The jobs a bulk operation takes (JobMatch): finished jobs' age counts from completed_at,
+# the others' from created_at (their completed_at is NULL). Read through the status index.
+_MATCH = """
+queue = :queue AND status = :status AND (:name IS NULL OR name = :name)
+AND name NOT IN (SELECT value FROM json_each(:skip_names))
+AND (:before IS NULL OR coalesce(completed_at, created_at) < :before)
+"""
+_FIRST_MATCHING = f"SELECT id FROM conveyor_jobs WHERE {_MATCH} ORDER BY id LIMIT :limit"
+
+COUNT_MATCHING = f"SELECT count(*) FROM conveyor_jobs WHERE {_MATCH}"
+
+DELETE_MATCHING = f"""
+DELETE FROM conveyor_jobs WHERE id IN ({_FIRST_MATCHING}) AND status != 'processing'
+"""
+
+RETRY_MATCHING = f"""
+UPDATE conveyor_jobs
+SET status = 'pending', attempts = 0, run_at = :now, completed_at = NULL, cancel_requested = 0
+WHERE id IN ({_FIRST_MATCHING}) AND status IN ('failed', 'cancelled')
+"""
+
+CANCEL_MATCHING = f"""
+UPDATE conveyor_jobs SET status = 'cancelled', completed_at = :now
+WHERE id IN ({_FIRST_MATCHING}) AND status IN ('pending', 'scheduled')
+"""
+
+DELETE_ONE = "DELETE FROM conveyor_jobs WHERE id = ? AND status != 'processing'"

@@ -106,3 +106,22 @@ end
 -- A queue's schedules: one hash, a field per schedule key, its state as JSON with
 -- string values (ticks are compared as written).
 local function schedules_key(q) return P .. ':schedules:' .. q end
+
+-- Send failed or cancelled job `id` (fields f: status, queue, priority) back to pending
+-- with fresh attempts.
+local function requeue(id, f, now)
+  local key = job_key(id)
+  redis.call('HSET', key, 'status', 'pending', 'attempts', 0, 'run_at', num(now))
+  redis.call('HDEL', key, 'completed_at', 'cancel_requested')
+  make_ready(id, f[2], f[3], now)
+  move(id, f[2], f[1], 'pending')
+  event('job:requeued', id, f[2])
+end
+
+-- Cancel waiting job `id` of queue q, now in status (pending or scheduled).
+local function cancel_waiting(id, q, status, now)
+  redis.call('ZREM', status == 'pending' and ready_key(q) or delayed_key(q), id)
+  redis.call('HSET', job_key(id), 'status', 'cancelled', 'completed_at', num(now))
+  move(id, q, status, 'cancelled')
+  event('job:cancelled', id, q)
+end

@@ -7,15 +7,9 @@ local status, q = f[1], f[2]
 if status == 'processing' then
   redis.call('HSET', key, 'cancel_requested', '1')
   return 'processing'
-elseif status == 'pending' then
-  redis.call('ZREM', ready_key(q), id)
-elseif status == 'scheduled' then
-  redis.call('ZREM', delayed_key(q), id)
-else
+elseif status ~= 'pending' and status ~= 'scheduled' then
   return false
 end
-redis.call('HSET', key, 'status', 'cancelled', 'completed_at', num(now_time()))
-move(id, q, status, 'cancelled')
-event('job:cancelled', id, q)
+cancel_waiting(id, q, status, now_time())
 publish(ARGV[1])
 return 'cancelled'
