@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from conveyor import Job, JobStatus, Queue
+from conveyor.stores import Outcome
 
 T = TypeVar("T")
 
@@ -55,3 +56,10 @@ async def wait_for_status(
         return job if job is not None and job.status is status else None
 
     return await eventually(reached, f"job {job_id} to become {status.value}", timeout)
+
+
+async def finish(queue: Queue, job_ids: list[str], status: JobStatus) -> None:
+    """Claim and settle ``job_ids`` as ``status`` (COMPLETED or FAILED) on the store."""
+    claimed = await queue.store.claim([queue.name], len(job_ids), "w", 30.0)
+    assert sorted(r.id for r in claimed) == sorted(job_ids)
+    await queue.store.settle([Outcome(r.id, "w", r.attempts, status) for r in claimed])

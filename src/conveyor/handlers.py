@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ._codec import Options, check_name, check_options
-from .errors import HandlerRegistrationError, InvalidJobError
+from .errors import ConfigurationError, HandlerRegistrationError, InvalidJobError
+from .retention import FOR_EVER, Retention, check_retention
 
 RunIn = Literal["thread", "process"]
 HandlerFunc = Callable[..., Any]
@@ -24,6 +25,8 @@ class Handler:
     defaults: Options
     run_in: RunIn = "thread"
     """Where a plain function runs: a thread of this process, or a process of its own."""
+    retention: Retention = FOR_EVER
+    """How long its finished jobs are kept, where it overrides the queue's."""
 
 
 class HandlerRegistry:
@@ -46,15 +49,17 @@ class HandlerRegistry:
             )
         options = dict(defaults)
         run_in = options.pop("run_in", "thread")
+        keeps = options.pop("keep_completed", None), options.pop("keep_failed", None)
         is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
             getattr(func, "__call__", None)  # noqa: B004
         )
         _check_run_in(name, run_in, is_async)
         try:
             checked = check_options(options, where=f"handler {name!r}", allow_callable=True)
-        except InvalidJobError as exc:
+            retention = check_retention(*keeps, where=f"handler {name!r}")
+        except (InvalidJobError, ConfigurationError) as exc:
             raise HandlerRegistrationError(str(exc)) from None
-        handler = Handler(name, func, is_async, checked, run_in)
+        handler = Handler(name, func, is_async, checked, run_in, retention)
         self._handlers[name] = handler
         return handler
 

@@ -28,6 +28,7 @@ from .events import Callback, EventEmitter
 from .handlers import HandlerFunc, HandlerRegistry
 from .ids import new_job_ids
 from .job import Job, JobPriority, JobStatus, QueueStats
+from .retention import FOR_EVER, Pruner, Retention, check_retention
 from .retry import RetryDelay, check_seconds
 from .scheduler import Schedule, ScheduleInfo, Scheduler, check_missed
 from .serializers import JSON, Serializer
@@ -62,6 +63,7 @@ class Queue:
         workers: int = 4,
         lease: float = 30.0,
         serializer: Serializer = JSON,
+        retention: Retention = FOR_EVER,
     ) -> None:
         self.store = store
         self.name = name
@@ -74,6 +76,9 @@ class Queue:
         self._worker: Worker | None = None
         self._schedules: dict[str, Schedule] = {}
         self._scheduler: Scheduler | None = None
+        self.retention = retention
+        """How long finished jobs are kept (``keep_completed``, ``keep_failed``)."""
+        self._pruner: Pruner | None = None
         self._stopping: Worker | None = None
         self._sync: SyncQueue | None = None
         self._sync_lock = threading.Lock()
@@ -108,7 +113,9 @@ class Queue:
 
         ``defaults`` are job options for this handler (``max_retries``, ``retry_delay``,
         ``timeout``, ``priority``), overridden per job, plus ``run_in="process"`` to run
-        a plain function in a process of its own (a hard timeout).
+        a plain function in a process of its own (a hard timeout), and
+        ``keep_completed`` / ``keep_failed`` to keep its finished jobs for another time
+        than the queue's.
         """
         self.handlers.add(name, handler, defaults)
         return self
@@ -537,9 +544,27 @@ class Queue:
                 self.store, self.name, self._schedules, self._tick_jobs, self._announce_added
             )
             self._scheduler.start()
+        self._pruner = Pruner(self.store, self.name, self.retention, self._handler_retention)
+        self._pruner.start()
         self._remote.bind_running_loop()
         log.info("queue %r started: %d worker slot(s) on %s", self.name, workers, self.url)
         self.emitter.emit(events.QUEUE_STARTED, self)
+
+    def _handler_retention(self) -> dict[str, Retention]:
+        found = {}
+        for name in self.handlers:
+            handler = self.handlers.get(name)
+            if handler is not None and handler.retention != FOR_EVER:
+                found[name] = handler.retention
+        return found
+
+    async def prune(self) -> int:
+        """Delete the finished jobs past their retention now; return how many.
+
+        A started queue does it every minute by itself.
+        """
+        pruner = Pruner(self.store, self.name, self.retention, self._handler_retention)
+        return await pruner.prune()
 
     async def stop(self, timeout: float | timedelta | None = None) -> None:
         """Stop taking jobs and wait for running ones; at ``timeout``, put them back."""
@@ -550,6 +575,9 @@ class Queue:
         scheduler, self._scheduler = self._scheduler, None
         if scheduler is not None:
             await scheduler.stop()
+        pruner, self._pruner = self._pruner, None
+        if pruner is not None:
+            await pruner.stop()
         self._stopping = worker
         try:
             await worker.stop(limit)
@@ -587,11 +615,15 @@ def create_queue(
     lease: float | timedelta = 30.0,
     serializer: Serializer | None = None,
     clock: Clock | None = None,
+    keep_completed: float | timedelta | None = None,
+    keep_failed: float | timedelta | None = None,
 ) -> Queue:
     """Create a queue on the store that ``url`` names.
 
     ``url`` defaults to the ``CONVEYOR_URL`` environment variable, then to the embedded
-    ``sqlite:///conveyor.db``. Nothing is opened until first use.
+    ``sqlite:///conveyor.db``. Nothing is opened until first use. ``keep_completed`` and
+    ``keep_failed`` (seconds or ``timedelta``; default: for ever) are how long completed,
+    and failed or cancelled, jobs are kept before started queues delete them.
 
     >>> queue = create_queue(workers=4, url="memory://")
     """
@@ -602,9 +634,10 @@ def create_queue(
         lease_seconds = check_seconds(lease, "lease", allow_zero=False)
     except InvalidJobError as exc:
         raise ConfigurationError(str(exc)) from None
+    retention = check_retention(keep_completed, keep_failed, where=f"queue {name!r}")
     store = store_from_url(url or os.environ.get("CONVEYOR_URL") or DEFAULT_URL, clock)
     return Queue(store, name=name, workers=workers, lease=lease_seconds,
-                 serializer=serializer or JSON)  # fmt: skip
+                 serializer=serializer or JSON, retention=retention)  # fmt: skip
 
 
 def _check_workers(workers: object) -> int:

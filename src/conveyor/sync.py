@@ -108,6 +108,7 @@ class SyncQueue:
     delete_jobs = _twin(Queue.delete_jobs)
     retry_jobs = _twin(Queue.retry_jobs)
     cancel_jobs = _twin(Queue.cancel_jobs)
+    prune = _twin(Queue.prune)
     wait = _twin(Queue.wait)
     get_schedules = _twin(Queue.get_schedules)
     pause_schedule = _twin(Queue.pause_schedule)

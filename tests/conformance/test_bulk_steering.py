@@ -8,16 +8,8 @@ import asyncio
 import pytest
 
 from conftest import QueueFactory
-from conveyor import InvalidJobError, JobStatus, Queue
-from conveyor.stores import Outcome
-from testkit import unique_name
-
-
-async def finish(queue: Queue, job_ids: list[str], status: JobStatus) -> None:
-    """Claim and settle ``job_ids`` as ``status`` (COMPLETED or FAILED) on the store."""
-    claimed = await queue.store.claim([queue.name], len(job_ids), "w", 30.0)
-    assert sorted(r.id for r in claimed) == sorted(job_ids)
-    await queue.store.settle([Outcome(r.id, "w", r.attempts, status) for r in claimed])
+from conveyor import InvalidJobError, JobStatus
+from testkit import finish, unique_name
 
 
 async def test_count_then_delete_by_status_and_name(make_queue: QueueFactory) -> None:

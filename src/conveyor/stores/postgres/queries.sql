@@ -267,10 +267,10 @@ WITH deleted AS (
 SELECT count(*) FROM deleted
 
 -- name: count_matching
--- {match}: the jobs a bulk operation takes (conveyor.stores.base.JobMatch), read through
--- the status index; finished jobs' age counts from completed_at, the others' from
--- created_at (their completed_at is NULL). {pick}: the ids of the oldest %(limit)s of
--- them, locked (rows others hold are skipped).
+-- The bulk operations: "match" (queries.MATCH) is the condition of the jobs a JobMatch
+-- takes, read through the status index; finished jobs' age counts from completed_at,
+-- the others' from created_at (their completed_at is NULL). "pick" (queries.PICK) is
+-- the ids of the oldest `limit` of them, locked (rows others hold are skipped).
 SELECT count(*) FROM {schema}.jobs j WHERE {match}
 
 -- name: delete_matching

@@ -1,0 +1,132 @@
+"""Retention: finished jobs are deleted once they are older than the queue keeps them.
+
+``keep_completed`` applies to completed jobs, ``keep_failed`` to failed and cancelled
+ones; each is set per queue (:func:`~conveyor.create_queue`) and may be overridden per
+handler (``queue.register(name, fn, keep_completed=...)``). Every process that starts
+the queue prunes now and then, in small batches with pauses between them, so that a
+store does not grow without bound and workers are never held up by a large purge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from .errors import ConfigurationError
+from .job import JobStatus
+from .retry import check_seconds
+from .stores.base import JobMatch, Store
+
+log = logging.getLogger("conveyor.retention")
+
+PRUNE_EVERY = 60.0
+"""Seconds between two prunes of a started queue."""
+PRUNE_BATCH = 500
+"""Jobs deleted per store call."""
+PRUNE_PAUSE = 0.05
+"""Seconds between two batches of one prune."""
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How long finished jobs are kept (seconds; ``None``: for ever)."""
+
+    completed: float | None = None
+    failed: float | None = None
+    """Failed and cancelled jobs."""
+
+    def keep(self, status: JobStatus) -> float | None:
+        """Return how long jobs that ended in ``status`` are kept."""
+        return self.completed if status is JobStatus.COMPLETED else self.failed
+
+
+FOR_EVER = Retention()
+PRUNED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+def check_retention(
+    keep_completed: float | timedelta | None, keep_failed: float | timedelta | None, where: str
+) -> Retention:
+    """Check ``keep_completed`` and ``keep_failed``; raise naming the bad one."""
+    values = []
+    for value, what in ((keep_completed, "keep_completed"), (keep_failed, "keep_failed")):
+        try:
+            values.append(None if value is None else check_seconds(value, what))
+        except ValueError as exc:
+            raise ConfigurationError(f"{exc} ({where})") from None
+    return Retention(*values)
+
+
+class Pruner:
+    """Deletes a queue's finished jobs past their retention, every :data:`PRUNE_EVERY` s.
+
+    ``handlers()`` gives the retention of handlers that have one of their own.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        queue: str,
+        retention: Retention,
+        handlers: Callable[[], Mapping[str, Retention]],
+    ) -> None:
+        self.store = store
+        self.queue = queue
+        self.retention = retention
+        self._handlers = handlers
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Prune now and then in a task of the running loop (if anything is to be pruned)."""
+        if self._task is None and self._matches():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="pruner")
+
+    async def stop(self) -> None:
+        """Stop pruning (a batch being deleted finishes first)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.prune()
+            except Exception:
+                log.exception("pruning queue %r failed; trying again later", self.queue)
+            await asyncio.sleep(PRUNE_EVERY)
+
+    async def prune(self) -> int:
+        """Delete every job past its retention now; return how many."""
+        total = 0
+        for match in self._matches():
+            while True:
+                deleted = await self.store.delete_jobs(match, PRUNE_BATCH)
+                total += deleted
+                if deleted < PRUNE_BATCH:
+                    break
+                await asyncio.sleep(PRUNE_PAUSE)
+        if total:
+            log.info("pruned %d finished job(s) of queue %r", total, self.queue)
+        return total
+
+    def _matches(self) -> list[JobMatch]:
+        """One match per status and retention: each handler's own, then the queue's."""
+        now = self.store.clock.now()
+        handlers = self._handlers()
+        matches = []
+        for status in PRUNED:
+            own: dict[str, float] = {}
+            for name, retention in handlers.items():
+                if (keep := retention.keep(status)) is not None:
+                    own[name] = keep
+                    matches.append(JobMatch(self.queue, status, name=name, before=now - keep))
+            if (keep := self.retention.keep(status)) is not None:
+                skip = tuple(own)
+                matches.append(JobMatch(self.queue, status, skip_names=skip, before=now - keep))
+        return matches
