@@ -1,22 +1,25 @@
-"""The ``conveyor`` command: ``worker``, ``schedules``, ``demo``, ``migrate``, ``--version``."""
+"""The ``conveyor`` command: ``worker``, ``schedules``, ``demo``, ``migrate``, ``--version``.
+
+The job commands (``stats``, ``jobs``, ``enqueue``, ``purge``...) are in :mod:`.cli_jobs`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib
 import json
 import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
 import click
 
 from ._version import __version__
+from .cli_jobs import COMMANDS
+from .cli_target import load_queue, on_queue
 from .errors import ConveyorError
 from .queue import Queue
 from .scheduler import ScheduleInfo
@@ -24,39 +27,6 @@ from .stores import Store
 
 log = logging.getLogger("conveyor.cli")
 T = TypeVar("T")
-
-
-def load_queue(target: str) -> Queue:
-    """Import ``module:attribute`` and return the :class:`Queue` it names."""
-    module_name, _, attribute = target.partition(":")
-    if not module_name or not attribute:
-        raise click.BadParameter(
-            f"{target!r} is not of the form module:attribute (e.g. myapp.jobs:queue)"
-        )
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        # Only the target itself (or a parent package) missing is the user's typo; a
-        # missing dependency deep inside their module keeps its traceback.
-        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
-            raise click.ClickException(f"cannot import module {module_name!r}: {exc}") from None
-        raise
-    except ConveyorError as exc:
-        # e.g. create_queue() at import time with a bad URL: a clear line, no traceback.
-        raise click.ClickException(f"cannot load {target}: {type(exc).__name__}: {exc}") from None
-    try:
-        queue = getattr(module, attribute)
-    except AttributeError:
-        raise click.ClickException(
-            f"module {module_name!r} has no attribute {attribute!r}"
-        ) from None
-    if not isinstance(queue, Queue):
-        raise click.ClickException(
-            f"{target} is a {type(queue).__name__}, not a conveyor Queue (from create_queue)"
-        )
-    return queue
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -137,7 +107,7 @@ def schedules() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per schedule.")
 def list_schedules(target: str, as_json: bool) -> None:
     """Show the schedules of TARGET (module:queue): next run, last run, state."""
-    infos = _on_queue(target, lambda queue: queue.sync.get_schedules())
+    infos = on_queue(target, lambda queue: queue.sync.get_schedules())
     if as_json:
         for info in infos:
             click.echo(json.dumps(_as_dict(info)))
@@ -163,7 +133,7 @@ def list_schedules(target: str, as_json: bool) -> None:
 @click.argument("key")
 def pause_schedule(target: str, key: str) -> None:
     """Stop schedule KEY of TARGET from firing, in every process, until resumed."""
-    _on_queue(target, lambda queue: queue.sync.pause_schedule(key))
+    on_queue(target, lambda queue: queue.sync.pause_schedule(key))
     click.echo(f"paused {key}")
 
 
@@ -172,7 +142,7 @@ def pause_schedule(target: str, key: str) -> None:
 @click.argument("key")
 def resume_schedule(target: str, key: str) -> None:
     """Let paused schedule KEY of TARGET fire again, from its next tick."""
-    _on_queue(target, lambda queue: queue.sync.resume_schedule(key))
+    on_queue(target, lambda queue: queue.sync.resume_schedule(key))
     click.echo(f"resumed {key}")
 
 
@@ -181,18 +151,8 @@ def resume_schedule(target: str, key: str) -> None:
 @click.argument("key")
 def remove_schedule(target: str, key: str) -> None:
     """Delete schedule KEY of TARGET from the store (remove it from the code too)."""
-    _on_queue(target, lambda queue: queue.sync.remove_schedule(key))
+    on_queue(target, lambda queue: queue.sync.remove_schedule(key))
     click.echo(f"removed {key}")
-
-
-def _on_queue(target: str, action: Callable[[Queue], T]) -> T:
-    queue = load_queue(target)
-    try:
-        return action(queue)
-    except ConveyorError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        queue.sync.close()
 
 
 def _as_dict(info: ScheduleInfo) -> dict[str, Any]:
@@ -262,6 +222,10 @@ def _configure_logging(level: str) -> None:
 
 def _name(signum: int) -> str:
     return signal.Signals(signum).name
+
+
+for _command in COMMANDS:
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> Any:

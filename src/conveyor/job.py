@@ -162,6 +162,23 @@ class Job:
         """Blocking twins of the job's coroutines, for plain (thread) handlers."""
         return JobSync(self)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Return the job as JSON-ready data (times ISO 8601, enums by name or value).
+
+        Payload and result are as the serializer decoded them (JSON types by default).
+        """
+        config = self.config
+        return {
+            "id": self.id, "name": self.name, "queue": self.queue, "status": self.status.value,
+            "payload": self.payload, "result": self.result, "error": self.error,
+            "traceback": self.traceback, "attempts": self.attempts,
+            "max_retries": config.max_retries, "retry_delay": config.retry_delay,
+            "timeout": config.timeout, "priority": config.priority.name,
+            "scheduled_at": _iso(config.scheduled_at), "created_at": _iso(self.created_at),
+            "started_at": _iso(self.started_at), "completed_at": _iso(self.completed_at),
+            "progress_percent": self.progress_percent, "progress_message": self.progress_message,
+        }  # fmt: skip
+
 
 class JobSync:
     """Blocking twin of :class:`Job`'s coroutines, usable from a handler's thread."""
@@ -186,6 +203,10 @@ class JobSync:
         if running is loop:
             raise InvalidJobError("use 'await job.progress(...)' inside an async handler")
         asyncio.run_coroutine_threadsafe(self._job.progress(percent, message), loop).result()
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
 
 
 def _check_percent(percent: object) -> float:

@@ -137,3 +137,18 @@ class Processes:
         for child in self.children:
             print(f"----- {child.name} (pid {child.pid}, exit {child.popen.returncode}) -----")
             print(child.log())
+
+
+def run_cli(
+    *args: str, env: dict[str, str], cwd: Path, timeout: float = 20
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m conveyor ARGS`` to the end; its output is text."""
+    return subprocess.run(
+        [sys.executable, "-m", "conveyor", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

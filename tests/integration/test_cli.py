@@ -10,23 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from it_support import Processes, wait_for
+from it_support import Processes, run_cli, wait_for
 
 from conveyor import JobStatus, Queue, __version__
-
-
-def run_cli(
-    *args: str, env: dict[str, str], cwd: Path, timeout: float = 20
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "conveyor", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def started(markers: Path, job_id: str) -> list[Path]:
