@@ -11,10 +11,14 @@ started. ``BENCH_SINK`` unset: the job records nothing (RSS / idle measurements)
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
 from conveyor import create_queue
+
+# Thousands of jobs a second: a log line each would be what the benchmark measures.
+logging.getLogger("conveyor.worker").setLevel(logging.WARNING)
 
 queue = create_queue(
     workers=10,

@@ -11,9 +11,8 @@ import json
 import logging
 import os
 import signal
-import sys
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import click
 
@@ -21,6 +20,7 @@ from ._version import __version__
 from .cli_jobs import COMMANDS
 from .cli_target import load_queue, on_queue
 from .errors import ConveyorError
+from .logs import configure_logging
 from .queue import Queue
 from .scheduler import ScheduleInfo
 from .stores import Store
@@ -52,11 +52,23 @@ def cli() -> None:
     default="info",
     show_default=True,
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON object a line, with each job's id, name, attempt and duration.",
+)
 def worker(
-    target: str, concurrency: int | None, queues: tuple[str, ...], grace: float, log_level: str
+    target: str,
+    concurrency: int | None,
+    queues: tuple[str, ...],
+    grace: float,
+    log_level: str,
+    log_format: Literal["text", "json"],
 ) -> None:
     """Run workers for the queue TARGET (module:attribute) until SIGINT or SIGTERM."""
-    _configure_logging(log_level)
+    configure_logging(log_level, log_format)
     queue = load_queue(target)
     try:
         asyncio.run(_serve(queue, list(queues) or None, concurrency, grace))
@@ -210,14 +222,6 @@ def migrate(url: str) -> None:
 async def _open_and_close(store: Store) -> None:
     await store.open()
     await store.close()
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
 
 
 def _name(signum: int) -> str:

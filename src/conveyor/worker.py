@@ -304,7 +304,7 @@ class Worker:
                 return
             applied = await self._settle_with_retries(outcome)
             if applied:
-                self._announce(job, outcome)
+                self._announce(running, outcome)
         finally:
             self._running.pop(job.id, None)
             self._slot_freed.set()
@@ -322,7 +322,8 @@ class Worker:
                     return False
                 await outage.wait("settle", exc)
 
-    def _announce(self, job: Job, outcome: Outcome) -> None:
+    def _announce(self, running: _Running, outcome: Outcome) -> None:
+        job = running.job
         job.status = outcome.status
         job.error, job.traceback = outcome.error, outcome.traceback
         if outcome.status is JobStatus.PENDING:
@@ -331,7 +332,7 @@ class Worker:
             return
         if outcome.status.is_finished:
             job.completed_at = to_datetime(self.store.clock.now())
-        _log_outcome(job, outcome)
+        _log_outcome(job, outcome, time.monotonic() - running.started)
         name = _EVENT_OF_STATUS[outcome.status]
         if self.emitter.has_listeners(name):
             self.emitter.emit(name, job)
@@ -377,18 +378,34 @@ class Worker:
             await asyncio.sleep(interval)
 
 
-def _log_outcome(job: Job, outcome: Outcome) -> None:
-    if outcome.status is JobStatus.COMPLETED:
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("job %s (%s) completed, attempt %d", job.id, job.name, job.attempts)
-    elif outcome.status is JobStatus.SCHEDULED:
-        log.info("job %s (%s) attempt %d failed, retry in %.3g s: %s",
-                 job.id, job.name, job.attempts, outcome.retry_delay, outcome.error)  # fmt: skip
-    elif outcome.status is JobStatus.FAILED:
-        log.warning("job %s (%s) failed for good after %d attempt(s): %s",
-                    job.id, job.name, job.attempts, outcome.error)  # fmt: skip
-    else:
-        log.info("job %s (%s) cancelled", job.id, job.name)
+_VERB = {
+    JobStatus.COMPLETED: "completed",
+    JobStatus.SCHEDULED: "failed, will retry",
+    JobStatus.FAILED: "failed for good",
+    JobStatus.CANCELLED: "cancelled",
+}
+
+
+def _log_outcome(job: Job, outcome: Outcome, seconds: float) -> None:
+    """Log one line for how an attempt ended, with the job's fields as ``extra``."""
+    level = logging.WARNING if outcome.status is JobStatus.FAILED else logging.INFO
+    if not log.isEnabledFor(level):
+        return
+    fields = {
+        "job_id": job.id, "job_name": job.name, "queue": job.queue, "attempt": job.attempts,
+        "status": outcome.status.value, "duration_ms": round(seconds * 1000, 3),
+    }  # fmt: skip
+    message = "job %s (%s) attempt %d %s in %.3f s"
+    args: tuple[object, ...] = (job.id, job.name, job.attempts, _VERB[outcome.status], seconds)
+    if outcome.status is JobStatus.SCHEDULED:
+        message += ", retry in %.3g s"
+        args += (outcome.retry_delay,)
+        fields["retry_in"] = outcome.retry_delay
+    if outcome.error and outcome.status is not JobStatus.COMPLETED:
+        message += ": %s"
+        args += (outcome.error,)
+        fields["error"] = outcome.error
+    log.log(level, message, *args, extra=fields)
 
 
 _EVENT_OF_STATUS = {

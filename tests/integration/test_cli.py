@@ -168,3 +168,24 @@ def test_schedules_list_pause_resume_remove(procs: Processes, tmp_path: Path, db
     assert removed.returncode == 0, removed.stderr
     empty = run_cli("schedules", "list", "workerapp:queue", env=env, cwd=tmp_path)
     assert empty.stdout.strip() == "no schedules"
+
+
+def test_worker_logs_a_json_line_per_finished_attempt(
+    procs: Processes, tmp_path: Path, queue: Queue
+) -> None:
+    worker = procs.worker("worker", "--log-format", "json")
+    job_id = queue.sync.enqueue("record", {})
+    queue.sync.wait(job_id, timeout=15)
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(15) == 0
+    lines = [json.loads(line) for line in worker.log().splitlines() if line.startswith("{")]
+    assert any(" serving default with 4 job(s) at once" in line["message"] for line in lines)
+    (done,) = [line for line in lines if line.get("job_id") == job_id]
+    assert (done["level"], done["logger"], done["job_name"]) == (
+        "INFO",
+        "conveyor.worker",
+        "record",
+    )
+    assert (done["attempt"], done["status"], done["queue"]) == (1, "completed", "default")
+    assert done["duration_ms"] >= 0
+    assert done["message"].startswith(f"job {job_id} (record) attempt 1 completed in ")

@@ -1,0 +1,50 @@
+"""Logging, on the standard :mod:`logging` module, under one hierarchy: ``conveyor.*``.
+
+The loggers are ``conveyor.worker``, ``conveyor.queue``, ``conveyor.scheduler``,
+``conveyor.retention``, ``conveyor.stores.*`` and ``conveyor.cli``.
+Every attempt that ends logs one line (INFO; WARNING when a job failed for good) with the
+job's fields as ``extra``: ``job_id``, ``job_name``, ``queue``, ``attempt``, ``status``,
+``duration_ms``, and ``retry_in`` / ``error`` where they apply. :class:`JsonFormatter`
+writes each record as one JSON object, those fields included, for log pipelines.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Literal
+
+JOB_FIELDS = ("job_id", "job_name", "queue", "attempt", "status", "duration_ms", "retry_in",
+              "error")  # fmt: skip
+"""The ``extra`` fields of a job's log records."""
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time (UTC, ISO 8601), level, logger, message, job fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Return ``record`` as a line of JSON."""
+        data: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in JOB_FIELDS:
+            if name in record.__dict__:
+                data[name] = record.__dict__[name]
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return json.dumps(data, default=str)
+
+
+def configure_logging(level: str, style: Literal["text", "json"] = "text") -> None:
+    """Send log records of ``level`` and above to stderr, as text or JSON lines."""
+    handler = logging.StreamHandler(sys.stderr)
+    if style == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
