@@ -380,7 +380,7 @@ class Worker:
 
 _VERB = {
     JobStatus.COMPLETED: "completed",
-    JobStatus.SCHEDULED: "failed, will retry",
+    JobStatus.SCHEDULED: "failed",
     JobStatus.FAILED: "failed for good",
     JobStatus.CANCELLED: "cancelled",
 }
