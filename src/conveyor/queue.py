@@ -79,6 +79,8 @@ class Queue:
         self.retention = retention
         """How long finished jobs are kept (``keep_completed``, ``keep_failed``)."""
         self._pruner: Pruner | None = None
+        self._after_enqueue: Callable[[], Awaitable[None]] | None = None
+        """Run after every enqueue (the inline mode of :mod:`conveyor.testing`)."""
         self._stopping: Worker | None = None
         self._sync: SyncQueue | None = None
         self._sync_lock = threading.Lock()
@@ -238,6 +240,8 @@ class Queue:
         else:
             # The jobs exist only once the caller commits: job:added comes from the store.
             await self.store.enqueue(records, connection=connection)
+        if self._after_enqueue is not None:
+            await self._after_enqueue()
 
     def _build_spec(self, index: int, spec: JobSpec) -> JobRecord:
         if isinstance(spec, Mapping):
@@ -520,9 +524,16 @@ class Queue:
     # -- running -----------------------------------------------------------------------
 
     async def start(
-        self, *, queues: Sequence[str] | None = None, concurrency: int | None = None
+        self,
+        *,
+        queues: Sequence[str] | None = None,
+        concurrency: int | None = None,
+        run_schedules: bool = True,
     ) -> None:
-        """Start this process's workers on this queue (or on ``queues``)."""
+        """Start this process's workers on this queue (or on ``queues``).
+
+        With ``run_schedules`` false, this process does not fire recurring schedules.
+        """
         if self._worker is not None:
             return
         workers = _check_workers(self.workers if concurrency is None else concurrency)
@@ -539,7 +550,7 @@ class Queue:
         )
         worker.start()
         self._worker = worker
-        if self._schedules:
+        if self._schedules and run_schedules:
             self._scheduler = Scheduler(
                 self.store, self.name, self._schedules, self._tick_jobs, self._announce_added
             )
