@@ -59,6 +59,12 @@ def cli() -> None:
     show_default=True,
     help="json: one JSON object a line, with each job's id, name, attempt and duration.",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    help="Serve Prometheus metrics on this port (/metrics; needs conveyor[metrics]).",
+)
+@click.option("--metrics-host", default="127.0.0.1", show_default=True)
 def worker(
     target: str,
     concurrency: int | None,
@@ -66,10 +72,20 @@ def worker(
     grace: float,
     log_level: str,
     log_format: Literal["text", "json"],
+    metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     """Run workers for the queue TARGET (module:attribute) until SIGINT or SIGTERM."""
     configure_logging(log_level, log_format)
     queue = load_queue(target)
+    if metrics_port is not None:
+        from .metrics import serve_metrics
+
+        try:
+            server = serve_metrics(queue.enable_metrics(), metrics_port, metrics_host)
+        except (ConveyorError, OSError) as exc:
+            raise click.ClickException(f"cannot serve metrics: {exc}") from None
+        log.info("metrics on http://%s:%d/metrics", metrics_host, server.server_port)
     try:
         asyncio.run(_serve(queue, list(queues) or None, concurrency, grace))
     except ConveyorError as exc:

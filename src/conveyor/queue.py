@@ -38,6 +38,9 @@ from .triggers import make_trigger
 from .worker import Worker
 
 if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+    from .metrics import Metrics
     from .sync import SyncQueue
 
 log = logging.getLogger("conveyor.queue")
@@ -79,6 +82,8 @@ class Queue:
         self.retention = retention
         """How long finished jobs are kept (``keep_completed``, ``keep_failed``)."""
         self._pruner: Pruner | None = None
+        self.metrics: Metrics | None = None
+        """This process's Prometheus metrics, once :meth:`enable_metrics` was called."""
         self._after_enqueue: Callable[[], Awaitable[None]] | None = None
         """Run after every enqueue (the inline mode of :mod:`conveyor.testing`)."""
         self._stopping: Worker | None = None
@@ -233,6 +238,19 @@ class Queue:
                 records.append(record)
         return records
 
+    def enable_metrics(self, registry: CollectorRegistry | None = None) -> Metrics:
+        """Count this process's jobs for Prometheus (needs ``conveyor[metrics]``).
+
+        Call it before :meth:`start`. ``registry``: a ``prometheus_client``
+        ``CollectorRegistry`` (default: a new one); serve it with
+        :func:`conveyor.metrics.serve_metrics` or your own exporter.
+        """
+        from .metrics import Metrics
+
+        if self.metrics is None:
+            self.metrics = Metrics(lambda: self.sync.get_stats(), self.name, registry)
+        return self.metrics
+
     async def _store_new(self, records: list[JobRecord], connection: Any) -> None:
         if connection is None:
             await self.store.enqueue(records)
@@ -240,6 +258,9 @@ class Queue:
         else:
             # The jobs exist only once the caller commits: job:added comes from the store.
             await self.store.enqueue(records, connection=connection)
+        if self.metrics is not None:
+            for record in records:
+                self.metrics.job_enqueued(record.queue, record.name)
         if self._after_enqueue is not None:
             await self._after_enqueue()
 
@@ -547,6 +568,7 @@ class Queue:
             serializer=self.serializer,
             emitter=self.emitter,
             make_job=self._to_job,
+            metrics=self.metrics,
         )
         worker.start()
         self._worker = worker

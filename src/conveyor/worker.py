@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import events
 from ._process import run_in_process
@@ -36,6 +36,9 @@ from .handlers import Handler
 from .job import Job, JobConfig, JobStatus
 from .serializers import Serializer
 from .stores.base import JobRecord, Outcome, Store
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
 
 log = logging.getLogger("conveyor.worker")
 
@@ -67,6 +70,7 @@ class Worker:
         emitter: EventEmitter,
         make_job: MakeJob,
         idle_poll: float = 1.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.handlers = handlers
@@ -77,6 +81,7 @@ class Worker:
         self.emitter = emitter
         self.make_job = make_job
         self.idle_poll = idle_poll
+        self.metrics = metrics
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._running: dict[str, _Running] = {}
         self._slot_freed = asyncio.Event()
@@ -214,6 +219,8 @@ class Worker:
         job, record = running.job, running.record
         job._reporter = self._report_progress
         job._loop = asyncio.get_running_loop()
+        if self.metrics is not None:
+            self.metrics.job_started(job)
         self.emitter.emit(events.JOB_STARTED, job)
         try:
             value = await self._call(job)
@@ -289,6 +296,8 @@ class Worker:
         return record.retry_delay
 
     async def _fail_undecodable(self, running: _Running, exc: SerializationError) -> None:
+        if self.metrics is not None:
+            self.metrics.job_started(running.job)
         record = running.record
         outcome = Outcome(record.id, self.worker_id, record.attempts, JobStatus.FAILED,
                           error=f"SerializationError: {exc}")  # fmt: skip
@@ -308,6 +317,8 @@ class Worker:
         finally:
             self._running.pop(job.id, None)
             self._slot_freed.set()
+            if self.metrics is not None:
+                self.metrics.job_finished(job, outcome.status, time.monotonic() - running.started)
 
     async def _settle_with_retries(self, outcome: Outcome) -> bool:
         outage = _Backoff()

@@ -9,10 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from it_support import Processes, run_cli, wait_for
+from prometheus_client.parser import text_string_to_metric_families
 
 from conveyor import JobStatus, Queue, __version__
+from servers import free_port
 
 
 def started(markers: Path, job_id: str) -> list[Path]:
@@ -189,3 +192,24 @@ def test_worker_logs_a_json_line_per_finished_attempt(
     assert (done["attempt"], done["status"], done["queue"]) == (1, "completed", "default")
     assert done["duration_ms"] >= 0
     assert done["message"].startswith(f"job {job_id} (record) attempt 1 completed in ")
+
+
+def test_worker_serves_prometheus_metrics(procs: Processes, tmp_path: Path, queue: Queue) -> None:
+    port = free_port()
+    worker = procs.worker("worker", "--metrics-port", str(port))
+    job_id = queue.sync.enqueue("record", {})
+    queue.sync.wait(job_id, timeout=15)
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    found = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    record = (("name", "record"), ("queue", "default"))
+    assert (
+        found["conveyor_jobs_finished_total", (record[0], ("outcome", "completed"), record[1])] == 1
+    )
+    assert found["conveyor_job_run_seconds_count", record] == 1
+    assert found["conveyor_queue_jobs", (("queue", "default"), ("status", "completed"))] == 1
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(15) == 0
