@@ -242,7 +242,7 @@ def _bulk(
     target: str | None,
     url: str | None,
     queue_name: str | None,
-    verb: Literal["retry_jobs", "delete_jobs"],
+    verb: Literal["retry_jobs", "delete_jobs", "cancel_jobs"],
     status: str,
     name: str | None,
     older_than: str | None,
@@ -250,7 +250,7 @@ def _bulk(
 ) -> None:
     """Count what a bulk operation takes; unless ``dry_run``, do it with a progress bar."""
     age = parse_age(older_than)
-    what = {"retry_jobs": "retried", "delete_jobs": "deleted"}[verb]
+    what = {"retry_jobs": "retried", "delete_jobs": "deleted", "cancel_jobs": "cancelled"}[verb]
 
     def run(queue: Queue) -> None:
         total = queue.sync.count_jobs(status, name=name, older_than=age)
@@ -372,6 +372,25 @@ def enqueue(
         return total
 
     click.echo(f"{run_on(queue, enqueue_all):,} job(s) enqueued")
+
+
+@jobs.command("cancel-all")
+@target_options
+@click.option("--status", "-s", type=click.Choice(["pending", "scheduled"]), default="pending")
+@click.option("--older-than", help="Only jobs created longer ago than this (90, 30m, 7d).")
+@_NAME
+@_DRY_RUN
+def cancel_all(
+    target: str | None,
+    url: str | None,
+    queue_name: str | None,
+    status: str,
+    older_than: str | None,
+    name: str | None,
+    dry_run: bool,
+) -> None:
+    """Cancel a queue's waiting jobs (of a name, older than an age), in batches."""
+    _bulk(target, url, queue_name, "cancel_jobs", status, name, older_than, dry_run)
 
 
 COMMANDS = (stats, watch, jobs, retry_failed, purge, enqueue)

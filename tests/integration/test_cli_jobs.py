@@ -89,7 +89,14 @@ def test_retry_failed_and_purge_count_first(procs: Processes, tmp_path: Path, qu
     assert cli(
         procs, tmp_path, "purge", APP, "--status", "pending", "--older-than", "1h"
     ).strip() == ("no job to be deleted")
-    assert cli(procs, tmp_path, "purge", APP, "--status", "pending").strip() == "5 job(s) deleted"
+    assert cli(procs, tmp_path, "jobs", "cancel-all", APP, "--dry-run").strip() == (
+        "5 job(s) would be cancelled"
+    )
+    assert cli(procs, tmp_path, "jobs", "cancel-all", APP).strip() == "5 job(s) cancelled"
+    assert queue.sync.get_stats().cancelled == 5
+    assert cli(procs, tmp_path, "purge", APP, "--status", "cancelled").strip() == (
+        "5 job(s) deleted"
+    )
     assert queue.sync.get_stats().total == 0
 
 
