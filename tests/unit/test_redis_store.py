@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -163,6 +164,23 @@ async def test_payload_bytes_and_every_field_round_trip(store: RedisStore) -> No
     )  # fmt: skip
     await store.enqueue([original])
     assert await store.get("x") == original
+
+
+async def test_schedule_states_round_trip_through_the_scripts_json(store: RedisStore) -> None:
+    # The scripts decode and re-encode a schedule's state with cjson on every change.
+    queues = [unique_name(), unique_name()]
+    spec = '{"name": "résumé ☃", "tz": "Europe/Paris", "text": "\\n\\"/"}\x00'
+    given = [
+        ScheduleRecord(queues[1], "b:1", "é☃\x00", 2**52, None, 1_700_000_000.1234567),
+        ScheduleRecord(queues[0], "a", spec, 1000, 2000, 0.1 + 0.2),
+    ]
+    assert await store.save_schedules(given) == given  # in the order given, across queues
+    assert await store.fire_schedule(queues[0], "a", 1000, 2000, 3000, [])
+    assert await store.pause_schedule(queues[1], "b:1", True, 0)
+    assert await store.list_schedules(queues[0]) == [
+        dataclasses.replace(given[1], last_tick=2000, next_tick=3000)
+    ]
+    assert await store.list_schedules(queues[1]) == [dataclasses.replace(given[0], paused=True)]
 
 
 async def test_settle_applies_each_outcome_of_a_batch_on_its_own(store: RedisStore) -> None:

@@ -8,9 +8,11 @@ and :attr:`RedisStore.clock` is that clock as this machine estimates it.
 Key layout (every key starts with the hash tag ``{prefix}``, see :mod:`._keys`): a hash
 per job; per queue a sorted set of ready jobs scored by priority then run_at, one of
 scheduled jobs by run_at, and one per status ordered by id (listing, counting); one
-sorted set of running jobs by lease deadline. Redis Cluster works (``?cluster=true``):
-all of one prefix lives in one slot, so on one shard, and the store talks to the primary
-that serves it (:mod:`._cluster`); give separate prefixes to spread queues over shards.
+sorted set of running jobs by lease deadline; per queue a hash of recurring schedules,
+a JSON state (spec, ticks, seen_at, last job, paused) per schedule key. Redis Cluster
+works (``?cluster=true``): all of one prefix lives in one slot, so on one shard, and the
+store talks to the primary that serves it (:mod:`._cluster`); give separate prefixes to
+spread queues over shards.
 
 Every script publishes the job events it caused as one message: on ``{prefix}:changes``
 those that can make work ready or finish a job, on ``{prefix}:events`` the others
@@ -504,17 +506,14 @@ class RedisStore:
     # -- recurring schedules -----------------------------------------------------------
 
     async def save_schedules(self, records: Sequence[ScheduleRecord]) -> list[ScheduleRecord]:
-        """Store new schedules and refresh known ones, per queue in one script call."""
-        saved: list[ScheduleRecord] = []
-        for queue in dict.fromkeys(record.queue for record in records):
-            args: list[Arg] = [queue]
-            for r in records:
-                if r.queue == queue:
-                    args += [r.key, r.spec, r.last_tick, _or_empty(r.next_tick), repr(r.seen_at)]
-            pairs = await self._run(lua.SCHEDULE_SAVE, args)
-            states = zip(pairs[::2], pairs[1::2], strict=True)
-            saved += [_schedule(queue, key, state) for key, state in states]
-        return saved
+        """Store new schedules and refresh known ones, all in one script call."""
+        if not records:
+            return []
+        args: list[Arg] = []
+        for r in records:
+            args += (r.queue, r.key, r.spec, r.last_tick, _or_empty(r.next_tick), repr(r.seen_at))
+        states = await self._run(lua.SCHEDULE_SAVE, args)
+        return [_schedule(r.queue, r.key, state) for r, state in zip(records, states, strict=True)]
 
     async def fire_schedule(
         self,
@@ -575,7 +574,7 @@ def _or_empty(tick: int | None) -> Arg:
     return "" if tick is None else tick
 
 
-def _schedule(queue: str, key: bytes, state: bytes) -> ScheduleRecord:
+def _schedule(queue: str, key: bytes | str, state: bytes) -> ScheduleRecord:
     """Read a schedule's state as the scripts write it (JSON, every value a string)."""
     fields = json.loads(state)
     return ScheduleRecord(
