@@ -40,7 +40,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from conveyor import create_queue
 from conveyor.stores.sqlite.queries import INSERT as CONVEYOR_INSERT
-from conveyor.stores.sqlite.schema import LATEST_VERSION, MIGRATIONS
+from conveyor.stores.sqlite.schema import MIGRATIONS
 
 HERE = Path(__file__).resolve().parent
 sys.path.append(str(HERE.parent / "tests"))  # servers.py: a namespace per run on a server
@@ -401,7 +401,8 @@ class Bench:
         conn = sqlite3.connect(path, isolation_level=None)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {sqlite_sync(url)}")
-        conn.executescript(MIGRATIONS[LATEST_VERSION])
+        for version in sorted(MIGRATIONS):  # conveyor's schema, every migration
+            conn.executescript(MIGRATIONS[version])
         now = time.time()
         # the 24 columns of conveyor's INSERT: a pending job, the optional fields empty
         rows = [
