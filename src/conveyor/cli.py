@@ -125,6 +125,61 @@ async def _serve(
     log.info("worker %s stopped", os.getpid())
 
 
+@cli.command()
+@click.argument("target")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option(
+    "--token",
+    envvar="CONVEYOR_TOKEN",
+    help="Require 'Authorization: Bearer TOKEN' (env CONVEYOR_TOKEN); needed off loopback.",
+)
+@click.option("--with-workers", is_flag=True, help="Also run the queue's workers here.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    default="info",
+    show_default=True,
+)
+def serve(
+    target: str, host: str, port: int, token: str | None, with_workers: bool, log_level: str
+) -> None:
+    """Serve the REST API of the queue TARGET (module:attribute) over HTTP."""
+    try:
+        from .http import conveyor_app
+        from .http.security import is_loopback
+    except ImportError:
+        raise click.ClickException(
+            "serve needs the http extra: pip install 'conveyor[http]'"
+        ) from None
+    if not is_loopback(host) and not token:
+        raise click.ClickException(
+            f"refusing to serve on {host} without a token: anyone who reaches it could steer"
+            " the queue; pass --token (or CONVEYOR_TOKEN), or listen on 127.0.0.1"
+        )
+    configure_logging(log_level)
+    queue = load_queue(target)
+    app = conveyor_app(queue, token=token)
+    try:
+        asyncio.run(_serve_http(queue, app, host, port, with_workers, log_level))
+    except ConveyorError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+async def _serve_http(
+    queue: Queue, app: Any, host: str, port: int, with_workers: bool, log_level: str
+) -> None:
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level))
+    if with_workers:
+        await queue.start()
+    try:
+        await server.serve()
+    finally:
+        await queue.close()
+
+
 @cli.group()
 def schedules() -> None:
     """List, pause, resume and remove the recurring schedules of a queue."""
