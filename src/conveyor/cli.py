@@ -171,7 +171,11 @@ async def _serve_http(
 ) -> None:
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level))
+    # Open event streams never end by themselves: a stop waits for them 5 s at most.
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5
+    )
+    server = uvicorn.Server(config)
     if with_workers:
         await queue.start()
     try:
