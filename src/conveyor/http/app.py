@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Path, Query, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 
 from ..errors import InvalidJobError, JobNotFoundError
 from ..job import Job, JobPriority, JobStatus
@@ -49,7 +51,28 @@ def conveyor_app(queue: Queue, *, token: str | None = None, max_body: int = MAX_
     _bulk_routes(api, queue)
     _schedule_routes(api, queue)
     _event_routes(api, EventHub(queue))
+    _dashboard_routes(api)
     return Guard(api, token=token, max_body=max_body)
+
+
+STATIC = FilePath(__file__).with_name("static")
+# The dashboard loads nothing but its own files: no inline script can run in it.
+_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+}
+
+
+def _dashboard_routes(api: FastAPI) -> None:
+    @api.get("/", include_in_schema=False)
+    async def dashboard(request: Request) -> Response:
+        """Serve the dashboard: one page over this API (its links are relative to it)."""
+        if not request.url.path.endswith("/"):
+            return RedirectResponse(f"{request.url.path}/")
+        return FileResponse(STATIC / "index.html", headers=_PAGE_HEADERS)
+
+    api.mount("/static", StaticFiles(directory=STATIC), name="static")
 
 
 def _job_routes(api: FastAPI, queue: Queue) -> None:

@@ -1,8 +1,9 @@
 """What keeps the API safe by default: a token, CSRF protection and a body size cap.
 
 - **Token.** With a token set, every request needs ``Authorization: Bearer <token>``
-  (compared in constant time); without it, 401. ``conveyor serve`` refuses to listen on
-  anything but a loopback address without one.
+  (compared in constant time); without it, 401. The dashboard's page and files (no
+  data in them) and the OpenAPI document are public; the page asks for the token.
+  ``conveyor serve`` refuses to listen on anything but a loopback address without one.
 - **CSRF.** A state-changing request (POST, PUT, PATCH, DELETE) must have
   ``Content-Type: application/json`` or the header ``X-Conveyor-Request: 1``, and its
   ``Origin``, when sent, must be this server. A page of another site can send neither
@@ -58,7 +59,11 @@ class Guard:
 
     def _refusal(self, scope: Scope, headers: dict[str, str]) -> tuple[int, str, str] | None:
         path = scope.get("path", "")
-        if self.token is not None and path != "/openapi.json":
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        public = path in ("/", "", "/openapi.json") or path.startswith("/static/")
+        if self.token is not None and not public:
             given = headers.get("authorization", "")
             expected = f"Bearer {self.token}"
             if not hmac.compare_digest(given.encode(), expected.encode()):
