@@ -223,3 +223,29 @@ def test_recurring_jobs_example_fires_its_heartbeat_and_lists_both(
         re.MULTILINE,
     ), out
     assert re.search(r"^heartbeat: every 1s \(UTC\), next .* last \S+ \(job \w+\)$", out, re.M), out
+
+
+def test_flask_upload_answers_202_and_the_job_completes(tmp_path: Path) -> None:
+    from conveyor import JobStatus
+    from conveyor.testing import QueueTester
+
+    spec = importlib.util.spec_from_file_location("flask_upload", EXAMPLES / "flask_upload.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    client = module.app.test_client()
+    with QueueTester(module.queue) as jobs:
+        content = base64.b64encode(b"hello world\n").decode()
+        answer = client.post("/upload", json={"filename": "hello.txt", "content": content})
+        assert answer.status_code == 202
+        job_id = answer.get_json()["id"]
+        assert answer.headers["Location"] == f"/jobs/{job_id}"
+        assert client.get(f"/jobs/{job_id}").get_json()["status"] == "pending"
+        [done] = jobs.sync.drain()
+        assert done.status is JobStatus.COMPLETED
+        status = client.get(f"/jobs/{job_id}").get_json()
+        assert status["status"] == "completed"
+        assert status["result"]["sha256"] == hashlib.sha256(b"hello world\n").hexdigest()
+        assert client.get("/jobs/nope").status_code == 404
+        assert client.post("/upload", json={"filename": "x", "content": "%%"}).status_code == 422
