@@ -6,6 +6,7 @@ The job commands (``stats``, ``jobs``, ``enqueue``, ``purge``...) are in :mod:`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -159,6 +160,8 @@ def serve(
         )
     configure_logging(log_level)
     queue = load_queue(target)
+    with contextlib.suppress(ConveyorError):  # without prometheus-client: no /metrics
+        queue.enable_metrics()
     app = conveyor_app(queue, token=token)
     try:
         asyncio.run(_serve_http(queue, app, host, port, with_workers, log_level))

@@ -273,3 +273,14 @@ def test_nul_bytes_in_ids_and_names_are_4xx(api: httpx.Client) -> None:
     huge = api.post("/api/jobs", json={"name": "double", "max_retries": 10**20, "delay": 1e300})
     assert huge.status_code == 422
     assert "max_retries" in huge.json()["error"]["message"]
+
+
+def test_metrics_are_served_when_the_queue_counts_them(tmp_path: Path) -> None:
+    queue = make_queue(f"sqlite:///{tmp_path / 'metrics.db'}")
+    queue.enable_metrics()
+    with Server(conveyor_app(queue), queue) as server, httpx.Client(base_url=server.base) as api:
+        job_id = enqueue(api, name="double", payload=3)
+        wait_status(api, job_id, "completed")
+        text = api.get("/metrics").text
+    assert 'conveyor_jobs_enqueued_total{name="double",queue="web"} 1.0' in text
+    assert 'conveyor_queue_jobs{queue="web",status="completed"} 1.0' in text

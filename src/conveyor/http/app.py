@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ..errors import InvalidJobError, JobNotFoundError
 from ..job import Job, JobPriority, JobStatus
+from ..metrics import Metrics
 from ..queue import Queue
 from . import errors
 from .events import EventHub, parse_last_event_id
@@ -41,6 +42,9 @@ _StatusName = Annotated[JobStatus, Query(description="pending, scheduled, proces
 def conveyor_app(queue: Queue, *, token: str | None = None, max_body: int = MAX_BODY) -> Any:
     """Return the ASGI app of ``queue``'s REST API (``/api/...``, ``/openapi.json``).
 
+    With metrics enabled on the queue (:meth:`Queue.enable_metrics`), ``/metrics`` serves
+    them for Prometheus.
+
     ``token``: every request must send ``Authorization: Bearer <token>``. Serve it with
     ``conveyor serve`` or any ASGI server, or mount it: ``app.mount("/conveyor", ...)``.
     """
@@ -52,7 +56,18 @@ def conveyor_app(queue: Queue, *, token: str | None = None, max_body: int = MAX_
     _schedule_routes(api, queue)
     _event_routes(api, EventHub(queue))
     _dashboard_routes(api)
+    if queue.metrics is not None:
+        _metrics_route(api, queue.metrics)
     return Guard(api, token=token, max_body=max_body)
+
+
+def _metrics_route(api: FastAPI, metrics: Metrics) -> None:
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    @api.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        """Serve the queue's Prometheus metrics (the store is read on this thread)."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 STATIC = FilePath(__file__).with_name("static")
