@@ -79,9 +79,12 @@ def site(tmp_path: Path) -> Iterator[tuple[Any, httpx.Client, Queue, threading.E
 
 
 def wait_until(driver: Any, condition: Any, timeout: float = 10) -> Any:
+    """Poll ``condition``; the page re-renders on every event, so elements go stale."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(driver, timeout, 0.05, ignored_exceptions=ignored).until(condition)
 
 
 def count_of(driver: Any, status: str) -> str:
@@ -100,9 +103,9 @@ def test_a_job_moves_from_pending_to_completed_live(site: Any) -> None:
     wait_until(driver, lambda d: count_of(d, "processing") == "1")
     gate.set()
     wait_until(driver, lambda d: count_of(d, "completed") == "1")
-    assert count_of(driver, "processing") == "0"
+    wait_until(driver, lambda d: count_of(d, "processing") == "0")
     assert driver.execute_script("return window.notReloaded") is True
-    assert job_id in driver.find_element("id", "recent").text
+    wait_until(driver, lambda d: job_id in d.find_element("id", "recent").text)
 
 
 def test_a_failed_job_is_retried_with_the_button(site: Any) -> None:
@@ -115,9 +118,9 @@ def test_a_failed_job_is_retried_with_the_button(site: Any) -> None:
     driver.get(driver.current_url.split("#")[0] + f"#/job/{job_id}")
     wait_until(driver, lambda d: d.find_element(By.ID, "job-status").text == "failed")
     assert "first attempt fails" in driver.find_element(By.ID, "job-error").text
-    driver.find_element(By.ID, "job-retry").click()
+    wait_until(driver, lambda d: d.find_element(By.ID, "job-retry").click() or True)
     wait_until(driver, lambda d: d.find_element(By.ID, "job-status").text == "completed")
-    assert "second attempt works" in driver.find_element(By.ID, "job-result").text
+    wait_until(driver, lambda d: "second attempt works" in d.find_element(By.ID, "job-result").text)
 
 
 def test_markup_in_a_job_name_is_shown_as_text(site: Any) -> None:
