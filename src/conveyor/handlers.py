@@ -27,6 +27,8 @@ class Handler:
     """Where a plain function runs: a thread of this process, or a process of its own."""
     retention: Retention = FOR_EVER
     """How long its finished jobs are kept, where it overrides the queue's."""
+    on_failure: Callable[[Any], Any] | None = None
+    """Called (plain or async) with the job once it failed for good."""
 
 
 class HandlerRegistry:
@@ -50,6 +52,11 @@ class HandlerRegistry:
         options = dict(defaults)
         run_in = options.pop("run_in", "thread")
         keeps = options.pop("keep_completed", None), options.pop("keep_failed", None)
+        on_failure = options.pop("on_failure", None)
+        if on_failure is not None and not callable(on_failure):
+            raise HandlerRegistrationError(
+                f"on_failure for {name!r} must be callable, got {on_failure!r}"
+            )
         is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
             getattr(func, "__call__", None)  # noqa: B004
         )
@@ -59,7 +66,7 @@ class HandlerRegistry:
             retention = check_retention(*keeps, where=f"handler {name!r}")
         except (InvalidJobError, ConfigurationError) as exc:
             raise HandlerRegistrationError(str(exc)) from None
-        handler = Handler(name, func, is_async, checked, run_in, retention)
+        handler = Handler(name, func, is_async, checked, run_in, retention, on_failure)
         self._handlers[name] = handler
         return handler
 

@@ -9,6 +9,7 @@ store applies it atomically, and only if this worker still owns the attempt.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 import socket
@@ -43,6 +44,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("conveyor.worker")
 
 MakeJob = Callable[[JobRecord], Job]
+
+
+HOOK_GRACE = 5.0
+"""Seconds a stop waits for ``on_failure`` hooks still running."""
 
 
 @dataclass(slots=True)
@@ -89,6 +94,7 @@ class Worker:
         self._hurry = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
         self._threads = ThreadPoolExecutor(concurrency, thread_name_prefix="conveyor-handler")
+        self._hooks: set[asyncio.Task[None]] = set()
 
     @property
     def running_job_ids(self) -> list[str]:
@@ -123,6 +129,8 @@ class Worker:
         for task in others:
             task.cancel()
         await asyncio.gather(*others, return_exceptions=True)
+        if self._hooks:
+            await asyncio.wait(self._hooks, timeout=HOOK_GRACE)
         self._threads.shutdown(wait=False, cancel_futures=True)
 
     def hurry(self) -> None:
@@ -347,6 +355,24 @@ class Worker:
         name = _EVENT_OF_STATUS[outcome.status]
         if self.emitter.has_listeners(name):
             self.emitter.emit(name, job)
+        if outcome.status is JobStatus.FAILED:
+            handler = self.handlers.get(job.name)
+            if handler is not None and handler.on_failure is not None:
+                self._hooks.add(asyncio.create_task(self._on_failure(handler.on_failure, job)))
+
+    async def _on_failure(self, hook: Callable[[Job], Any], job: Job) -> None:
+        """Run a handler's ``on_failure`` hook; what it raises is logged."""
+        try:
+            if inspect.iscoroutinefunction(hook):
+                await hook(job)
+            else:  # a plain function runs on the handlers' threads, not the loop
+                await asyncio.get_running_loop().run_in_executor(self._threads, hook, job)
+        except Exception:
+            log.exception("on_failure hook of %r raised for job %s", job.name, job.id)
+        finally:
+            task = asyncio.current_task()
+            if task is not None:
+                self._hooks.discard(task)
 
     async def _report_progress(self, job: Job, percent: float, message: str | None) -> None:
         await self.store.set_progress(job.id, self.worker_id, percent, message)
