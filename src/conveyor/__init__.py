@@ -31,6 +31,7 @@ from .retry import Exponential, Fixed
 from .scheduler import ScheduleInfo
 from .serializers import JSONSerializer, Serializer
 from .sync import SyncQueue
+from .worker import WorkerInfo
 
 __all__ = [
     "BackendUnavailableError",
@@ -61,6 +62,7 @@ __all__ = [
     "SyncQueue",
     "UnknownJobError",
     "WaitTimeoutError",
+    "WorkerInfo",
     "__version__",
     "create_queue",
 ]

@@ -9,6 +9,7 @@ scripts; long operations show a progress bar and work in batches. See
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import re
 import sys
@@ -393,5 +394,28 @@ def cancel_all(
     _bulk(target, url, queue_name, "cancel_jobs", status, name, older_than, dry_run)
 
 
-COMMANDS = (stats, watch, jobs, retry_failed, purge, enqueue)
+@click.command()
+@target_options
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per worker.")
+def workers(target: str | None, url: str | None, queue_name: str | None, as_json: bool) -> None:
+    """List the worker processes alive on the store, and the jobs they run."""
+    found = run_on(open_queue(target, url, queue_name), lambda q: q.sync.get_workers())
+    if as_json:
+        for worker in found:
+            _echo_json(dataclasses.asdict(worker))
+        return
+    if not found:
+        click.echo("no worker alive")
+        return
+    table = Table(show_edge=False)
+    for column in ("WORKER", "QUEUES", "BUSY", "RUNNING", "UP SINCE", "LAST SEEN"):
+        table.add_column(column, no_wrap=column != "RUNNING")
+    for w in found:
+        table.add_row(f"{w.host}:{w.pid}", ", ".join(w.queues), f"{len(w.running)}/{w.concurrency}",
+                      " ".join(w.running[:5]), f"{w.started_at:%Y-%m-%d %H:%M:%S}",
+                      f"{w.seen_at:%H:%M:%S}")  # fmt: skip
+    _console().print(table)
+
+
+COMMANDS = (stats, watch, jobs, retry_failed, purge, enqueue, workers)
 """The commands this module adds to ``conveyor``."""

@@ -35,7 +35,7 @@ from .serializers import JSON, Serializer
 from .stores import Store, store_from_url
 from .stores.base import JobMatch, JobRecord
 from .triggers import make_trigger
-from .worker import Worker
+from .worker import Worker, WorkerInfo
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -516,6 +516,13 @@ class Queue:
         if older_than is not None:
             before = self.store.clock.now() - check_seconds(older_than, "older_than")
         return JobMatch(self.name, _check_status(status), name=name, before=before)
+
+    async def get_workers(self) -> list[WorkerInfo]:
+        """List the worker processes alive on this store (any queue), with their jobs.
+
+        A worker beats every 5 s; one silent for 15 s (stopped, or killed) is left out.
+        """
+        return [WorkerInfo.from_json(info) for info in await self.store.list_workers()]
 
     async def wait(self, job_id: str, timeout: float | timedelta | None = None) -> Job:
         """Return the job once it is completed, failed or cancelled.

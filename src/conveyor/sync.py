@@ -109,6 +109,7 @@ class SyncQueue:
     retry_jobs = _twin(Queue.retry_jobs)
     cancel_jobs = _twin(Queue.cancel_jobs)
     prune = _twin(Queue.prune)
+    get_workers = _twin(Queue.get_workers)
     wait = _twin(Queue.wait)
     get_schedules = _twin(Queue.get_schedules)
     pause_schedule = _twin(Queue.pause_schedule)

@@ -9,7 +9,9 @@ store applies it atomically, and only if this worker still owns the attempt.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
+import json
 import logging
 import os
 import socket
@@ -19,7 +21,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import events
@@ -48,6 +50,37 @@ MakeJob = Callable[[JobRecord], Job]
 
 HOOK_GRACE = 5.0
 """Seconds a stop waits for ``on_failure`` hooks still running."""
+PRESENCE_EVERY = 5.0
+"""Seconds between two beats that tell the store this worker is alive."""
+PRESENCE_TTL = 15.0
+"""A worker whose last beat is older than this is no longer listed."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """A worker process as it last told the store (``queue.get_workers()``)."""
+
+    id: str
+    host: str
+    pid: int
+    queues: tuple[str, ...]
+    concurrency: int
+    started_at: datetime
+    seen_at: datetime
+    running: tuple[str, ...]
+    """Ids of the jobs it ran at its last beat."""
+
+    @classmethod
+    def from_json(cls, info: str) -> WorkerInfo:
+        """Read the JSON a worker beats with."""
+        data = json.loads(info)
+        return cls(
+            id=data["id"], host=data["host"], pid=int(data["pid"]),
+            queues=tuple(data["queues"]), concurrency=int(data["concurrency"]),
+            started_at=datetime.fromtimestamp(data["started_at"], UTC),
+            seen_at=datetime.fromtimestamp(data["seen_at"], UTC),
+            running=tuple(data["running"]),
+        )  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -109,6 +142,7 @@ class Worker:
             asyncio.create_task(self._claim_loop(), name="conveyor-claim"),
             asyncio.create_task(self._heartbeat_loop(), name="conveyor-heartbeat"),
             asyncio.create_task(self._recovery_loop(), name="conveyor-recovery"),
+            asyncio.create_task(self._presence_loop(), name="conveyor-presence"),
         ]
 
     async def stop(self, timeout: float | None = None) -> None:
@@ -131,6 +165,8 @@ class Worker:
         await asyncio.gather(*others, return_exceptions=True)
         if self._hooks:
             await asyncio.wait(self._hooks, timeout=HOOK_GRACE)
+        with contextlib.suppress(ConveyorError):
+            await self.store.forget_worker(self.worker_id)
         self._threads.shutdown(wait=False, cancel_futures=True)
 
     def hurry(self) -> None:
@@ -379,6 +415,21 @@ class Worker:
         self.emitter.emit(events.JOB_PROGRESS, job)
 
     # -- leases ------------------------------------------------------------------------
+
+    async def _presence_loop(self) -> None:
+        started = self.store.clock.now()
+        while True:
+            info = {
+                "id": self.worker_id, "host": socket.gethostname(), "pid": os.getpid(),
+                "queues": self.queues, "concurrency": self.concurrency,
+                "started_at": started, "seen_at": self.store.clock.now(),
+                "running": list(self._running)[:100],
+            }  # fmt: skip
+            try:
+                await self.store.beat_worker(self.worker_id, json.dumps(info), PRESENCE_TTL)
+            except ConveyorError as exc:
+                log.debug("worker beat failed: %s", exc)
+            await asyncio.sleep(PRESENCE_EVERY)
 
     async def _heartbeat_loop(self) -> None:
         interval = max(self.lease / 3, 0.05)

@@ -284,3 +284,12 @@ def test_metrics_are_served_when_the_queue_counts_them(tmp_path: Path) -> None:
         text = api.get("/metrics").text
     assert 'conveyor_jobs_enqueued_total{name="double",queue="web"} 1.0' in text
     assert 'conveyor_queue_jobs{queue="web",status="completed"} 1.0' in text
+
+
+def test_the_workers_alive_are_listed(api: httpx.Client) -> None:
+    deadline = time.monotonic() + 10
+    while not (workers := api.get("/api/workers").json()):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    [worker] = workers
+    assert (worker["queues"], worker["concurrency"], worker["running"]) == (["web"], 2, [])

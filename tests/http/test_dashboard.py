@@ -106,6 +106,8 @@ def test_a_job_moves_from_pending_to_completed_live(site: Any) -> None:
     wait_until(driver, lambda d: count_of(d, "processing") == "0")
     assert driver.execute_script("return window.notReloaded") is True
     wait_until(driver, lambda d: job_id in d.find_element("id", "recent").text)
+    rows = "#worker-rows tr"
+    wait_until(driver, lambda d: f":{os.getpid()}" in d.find_element("css selector", rows).text)
 
 
 def test_a_failed_job_is_retried_with_the_button(site: Any) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,17 @@ def test_the_commands_work_on_a_url_without_an_app(
         assert json.loads(run("stats", "--json"))["pending"] == 1
         assert json.loads(run("jobs", "show", job_id, "--json"))["payload"] == "hi"
         assert run("purge", "--status", "pending").strip() == "1 job(s) deleted"
+
+
+def test_workers_lists_the_worker_processes(procs: Processes, tmp_path: Path) -> None:
+    worker = procs.worker("worker", "--concurrency", "3")
+    listed = [
+        json.loads(line) for line in cli(procs, tmp_path, "workers", APP, "--json").splitlines()
+    ]
+    assert [(w["pid"], w["queues"], w["concurrency"]) for w in listed] == [
+        (worker.pid, ["default"], 3)
+    ]
+    assert f":{worker.pid}" in cli(procs, tmp_path, "workers", APP)
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(15) == 0
+    assert cli(procs, tmp_path, "workers", APP).strip() == "no worker alive"

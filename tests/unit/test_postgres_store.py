@@ -76,10 +76,11 @@ def new_record(queue: str, payload: bytes = b"null", **fields: Any) -> JobRecord
 async def test_open_creates_everything_in_the_urls_schema(store: PostgresStore, url: str) -> None:
     schema = schema_of(url)
     tables = admin("SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", schema)
-    assert tables == [("jobs",), ("migrations",), ("schedules",)]
+    assert tables == [("jobs",), ("migrations",), ("schedules",), ("workers",)]
     assert admin(f'SELECT version, name FROM "{schema}".migrations') == [
         (1, "jobs"),
         (2, "schedules"),
+        (3, "workers"),
     ]
     functions = admin(
         "SELECT proname FROM pg_proc WHERE pronamespace = %s::regnamespace", f'"{schema}"'
@@ -89,12 +90,12 @@ async def test_open_creates_everything_in_the_urls_schema(store: PostgresStore, 
 
 async def test_migrate_is_idempotent(url: str) -> None:
     first = await asyncio.to_thread(migrate, url)
-    assert [(m.version, m.name) for m in first] == [(1, "jobs"), (2, "schedules")]
+    assert [(m.version, m.name) for m in first] == [(1, "jobs"), (2, "schedules"), (3, "workers")]
     assert await asyncio.to_thread(migrate, url) == []
     store = PostgresStore(url)
     await store.open()
     await store.close()
-    assert admin(f'SELECT count(*) FROM "{schema_of(url)}".migrations') == [(2,)]
+    assert admin(f'SELECT count(*) FROM "{schema_of(url)}".migrations') == [(3,)]
 
 
 def test_concurrent_openers_migrate_once(url: str) -> None:
@@ -113,7 +114,7 @@ def test_concurrent_openers_migrate_once(url: str) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(results) == [0, 0, 0, 0, 0, 2]  # type: ignore[type-var]
+    assert sorted(results) == [0, 0, 0, 0, 0, 3]  # type: ignore[type-var]
 
 
 async def test_a_newer_schema_is_refused(url: str) -> None:
@@ -388,4 +389,6 @@ async def test_schedule_statements_read_the_schedules_table_through_its_key(
 
 def test_every_statement_is_checked() -> None:
     checked = {*STATEMENTS, *SCHEDULE_STATEMENTS, "enqueue_one", "enqueue_many", "save_schedules"}
+    # The workers table holds a row per worker process: a few rows, read whole.
+    checked |= {"beat_worker", "list_workers", "forget_worker"}
     assert checked == set(q.Queries.__slots__)

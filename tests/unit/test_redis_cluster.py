@@ -82,7 +82,6 @@ async def test_the_store_follows_its_slot_to_another_node(
     worker, producer = create_queue(url=url, name=name), create_queue(url=url, name=name)
     worker.register("echo", lambda job: job.payload)
     try:
-        await worker.start()
         await producer.get_stats()  # open, located at the source; no key written yet
         target_id = node_id(redis_cluster, target)
         # An empty slot moves by telling every node its new owner (target first).
@@ -92,7 +91,9 @@ async def test_the_store_follows_its_slot_to_another_node(
                 client.execute_command("CLUSTER SETSLOT", slot, "NODE", target_id)
         assert owner_port(redis_cluster, slot) == target
         started = time.monotonic()
-        job = await producer.wait(await producer.enqueue("echo", "moved"), timeout=10)
+        job_id = await producer.enqueue("echo", "moved")  # MOVED: the producer follows
+        await worker.start()  # (a worker's beat writes keys: it starts after the move)
+        job = await producer.wait(job_id, timeout=10)
         assert job.result == "moved"
         assert time.monotonic() - started < 5
     finally:

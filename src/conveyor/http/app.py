@@ -28,6 +28,7 @@ from .models import (
     JobPage,
     ScheduleOut,
     Stats,
+    WorkerOut,
 )
 from .security import Guard
 
@@ -54,6 +55,7 @@ def conveyor_app(queue: Queue, *, token: str | None = None, max_body: int = MAX_
     _steering_routes(api, queue)
     _bulk_routes(api, queue)
     _schedule_routes(api, queue)
+    _worker_routes(api, queue)
     _event_routes(api, EventHub(queue))
     _dashboard_routes(api)
     if queue.metrics is not None:
@@ -166,6 +168,13 @@ def _bulk_routes(api: FastAPI, queue: Queue) -> None:
     async def retry_failed() -> Count:
         """Send every failed job of the queue back to pending."""
         return Count(count=await queue.retry_jobs(JobStatus.FAILED))
+
+
+def _worker_routes(api: FastAPI, queue: Queue) -> None:
+    @api.get("/api/workers", response_model=list[WorkerOut])
+    async def workers() -> list[WorkerOut]:
+        """List the worker processes alive on the store, with the jobs they run."""
+        return [WorkerOut.model_validate(dataclasses.asdict(w)) for w in await queue.get_workers()]
 
 
 def _schedule_routes(api: FastAPI, queue: Queue) -> None:

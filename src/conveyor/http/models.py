@@ -105,6 +105,19 @@ class ScheduleOut(BaseModel):
     stale: bool
 
 
+class WorkerOut(BaseModel):
+    """A worker process alive on the store."""
+
+    id: str
+    host: str
+    pid: int
+    queues: list[str]
+    concurrency: int
+    started_at: datetime
+    seen_at: datetime
+    running: list[str]
+
+
 class ErrorDetail(BaseModel):
     """What went wrong."""
 

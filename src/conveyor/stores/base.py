@@ -265,6 +265,20 @@ class Store(Protocol):
         """Delete one job, unless it is running; False if there is none to delete."""
         ...
 
+    # -- workers -------------------------------------------------------------------------
+
+    async def beat_worker(self, worker_id: str, info: str, ttl: float) -> None:
+        """Say that worker ``worker_id`` is alive for ``ttl`` seconds; ``info`` is its JSON."""
+        ...
+
+    async def list_workers(self) -> list[str]:
+        """Return the JSON info of the workers alive (whose last beat has not expired)."""
+        ...
+
+    async def forget_worker(self, worker_id: str) -> None:
+        """Forget a worker that stopped."""
+        ...
+
     # -- recurring schedules -----------------------------------------------------------
 
     async def save_schedules(self, records: Sequence[ScheduleRecord]) -> list[ScheduleRecord]:

@@ -45,6 +45,7 @@ class MemoryStore:
         self._ready: dict[str, list[tuple[int, float, str]]] = defaultdict(list)
         self._delayed: dict[str, list[tuple[float, str]]] = defaultdict(list)
         self._schedules: dict[tuple[str, str], ScheduleRecord] = {}
+        self._workers: dict[str, tuple[float, str]] = {}
 
     async def open(self) -> None:
         """Nothing to open."""
@@ -313,6 +314,24 @@ class MemoryStore:
                 return False
             del self._jobs[job_id]
         return True
+
+    # -- workers -------------------------------------------------------------------------
+
+    async def beat_worker(self, worker_id: str, info: str, ttl: float) -> None:
+        """Keep the worker's info until ``ttl`` seconds from now."""
+        with self._lock:
+            self._workers[worker_id] = (self.clock.now() + ttl, info)
+
+    async def list_workers(self) -> list[str]:
+        """Return the info of workers whose last beat has not expired."""
+        now = self.clock.now()
+        with self._lock:
+            return [info for _, (expires, info) in sorted(self._workers.items()) if expires > now]
+
+    async def forget_worker(self, worker_id: str) -> None:
+        """Forget a worker."""
+        with self._lock:
+            self._workers.pop(worker_id, None)
 
     # -- recurring schedules -----------------------------------------------------------
 

@@ -54,6 +54,17 @@ async function renderCounts() {
        el("b", { text: String(stats[status]) }), el("span", { text: status }))));
 }
 
+async function renderWorkers() {
+  const workers = await api("workers");
+  document.getElementById("worker-rows").replaceChildren(...workers.map((w) => el("tr", { "data-worker-id": w.id },
+    el("td", { class: "mono", text: `${w.host}:${w.pid}` }),
+    el("td", { text: w.queues.join(", ") }),
+    el("td", { text: `${w.running.length} / ${w.concurrency}` }),
+    el("td", {}, ...w.running.slice(0, 5).flatMap((id) => [el("a", { href: `#/job/${id}`, class: "mono", text: id }), " "])),
+    el("td", { text: when(w.started_at) }),
+    el("td", { text: when(w.seen_at) }))));
+}
+
 function renderChart() {
   const svg = document.getElementById("chart");
   const now = Math.floor(Date.now() / 1000);
@@ -170,7 +181,7 @@ async function route() {
     } else if (view === "schedules") {
       show("schedules"); await renderSchedules();
     } else {
-      show("overview"); await renderCounts(); renderChart();
+      show("overview"); await renderCounts(); renderChart(); await renderWorkers();
     }
   } catch (error) { say(error.message); }
 }
@@ -245,5 +256,6 @@ document.getElementById("clear-completed").onclick = async () => {
   const done = await api("jobs/clear-completed", { method: "POST" }); say(`${done.count} job(s) deleted`); route();
 };
 setInterval(() => { if (!document.getElementById("overview").hidden) renderChart(); }, 1000);
+setInterval(() => { if (!document.getElementById("overview").hidden) renderWorkers().catch(() => {}); }, 5000);
 route();
 follow();

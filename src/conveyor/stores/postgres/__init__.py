@@ -326,6 +326,21 @@ class PostgresStore:
         """Delete one job unless it is running."""
         return bool(await self._fetch(self._q.delete_job, {"id": job_id}))
 
+    # -- workers -------------------------------------------------------------------------
+
+    async def beat_worker(self, worker_id: str, info: str, ttl: float) -> None:
+        """Keep the worker's info until ``ttl`` seconds from now (expired ones go)."""
+        params = {"worker_id": worker_id, "info": info, "ttl": float(ttl)}
+        await self._fetch(self._q.beat_worker, params)
+
+    async def list_workers(self) -> list[str]:
+        """Return the info of workers whose last beat has not expired."""
+        return [row[0] for row in await self._fetch(self._q.list_workers, {})]
+
+    async def forget_worker(self, worker_id: str) -> None:
+        """Forget a worker."""
+        await self._fetch(self._q.forget_worker, {"worker_id": worker_id})
+
     # -- recurring schedules -----------------------------------------------------------
 
     async def save_schedules(self, records: Sequence[ScheduleRecord]) -> list[ScheduleRecord]:

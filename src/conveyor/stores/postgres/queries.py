@@ -74,6 +74,9 @@ class Queries:
     retry_matching: bytes
     cancel_matching: bytes
     delete_job: bytes
+    beat_worker: bytes
+    list_workers: bytes
+    forget_worker: bytes
 
 
 @cache

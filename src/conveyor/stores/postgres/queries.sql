@@ -314,3 +314,17 @@ SELECT count(*) FROM cancelled, published
 
 -- name: delete_job
 DELETE FROM {schema}.jobs WHERE id = %(id)s AND status <> 'processing' RETURNING 1
+
+-- name: beat_worker
+-- Keep a worker's info until now + ttl; workers whose last beat expired go.
+WITH expired AS (DELETE FROM {schema}.workers WHERE expires_at <= now())
+INSERT INTO {schema}.workers (worker_id, info, expires_at)
+VALUES (%(worker_id)s, %(info)s, now() + make_interval(secs => %(ttl)s))
+ON CONFLICT (worker_id) DO UPDATE SET info = excluded.info, expires_at = excluded.expires_at
+RETURNING 1
+
+-- name: list_workers
+SELECT info FROM {schema}.workers WHERE expires_at > now() ORDER BY worker_id
+
+-- name: forget_worker
+DELETE FROM {schema}.workers WHERE worker_id = %(worker_id)s RETURNING 1

@@ -503,6 +503,20 @@ class RedisStore:
         """Delete one job unless it is running."""
         return bool(await self._run(lua.STEER, [self._origin, "delete", "", job_id]))
 
+    # -- workers -------------------------------------------------------------------------
+
+    async def beat_worker(self, worker_id: str, info: str, ttl: float) -> None:
+        """Keep the worker's info until ``ttl`` seconds from now (expired ones go)."""
+        await self._run(lua.WORKER_BEAT, [worker_id, info, ttl])
+
+    async def list_workers(self) -> list[str]:
+        """Return the info of workers whose last beat has not expired."""
+        return [text(info) for info in await self._run(lua.WORKER_LIST, [])]
+
+    async def forget_worker(self, worker_id: str) -> None:
+        """Forget a worker."""
+        await self._command("HDEL", self.keys.workers, worker_id)
+
     # -- recurring schedules -----------------------------------------------------------
 
     async def save_schedules(self, records: Sequence[ScheduleRecord]) -> list[ScheduleRecord]:

@@ -55,6 +55,11 @@ class Keys:
         return f"{self.tag}:schedules:{queue}"
 
     @property
+    def workers(self) -> str:
+        """Hash: the workers alive, their beat's expiry, a newline, their JSON info."""
+        return f"{self.tag}:workers"
+
+    @property
     def leases(self) -> str:
         """Sorted set: running jobs by lease deadline."""
         return f"{self.tag}:leases"

@@ -51,5 +51,8 @@ SCHEDULE_FIRE = Script("schedule_fire")
 SCHEDULE_PAUSE = Script("schedule_pause")
 PEEK = Script("peek")
 STEER = Script("steer")
+WORKER_BEAT = Script("worker_beat")
+WORKER_LIST = Script("worker_list")
 ALL = (ENQUEUE, CLAIM, RENEW, SETTLE, RECOVER, CANCEL, RETRY, PROGRESS, LIST, STATS, CLEAR,
-       NEXT_DUE, SCHEDULE_SAVE, SCHEDULE_FIRE, SCHEDULE_PAUSE, PEEK, STEER)  # fmt: skip
+       NEXT_DUE, SCHEDULE_SAVE, SCHEDULE_FIRE, SCHEDULE_PAUSE, PEEK, STEER, WORKER_BEAT,
+       WORKER_LIST)  # fmt: skip

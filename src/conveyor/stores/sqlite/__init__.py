@@ -342,6 +342,28 @@ class SQLiteStore:
         """Delete one job unless it is running."""
         return await self._write(lambda c: c.execute(q.DELETE_ONE, (job_id,)).rowcount == 1)
 
+    # -- workers -------------------------------------------------------------------------
+
+    async def beat_worker(self, worker_id: str, info: str, ttl: float) -> None:
+        """Keep the worker's info until ``ttl`` seconds from now (expired ones go)."""
+        now = self.clock.now()
+
+        def operation(conn: sqlite3.Connection) -> None:
+            conn.execute(q.FORGET_EXPIRED_WORKERS, (now,))
+            conn.execute(q.BEAT_WORKER, (worker_id, info, now + ttl))
+
+        await self._write(operation, durable=False)
+
+    async def list_workers(self) -> list[str]:
+        """Return the info of workers whose last beat has not expired."""
+        now = self.clock.now()
+        rows = await self._read(lambda c: c.execute(q.LIST_WORKERS, (now,)).fetchall())
+        return [row[0] for row in rows]
+
+    async def forget_worker(self, worker_id: str) -> None:
+        """Forget a worker."""
+        await self._write(lambda c: c.execute(q.FORGET_WORKER, (worker_id,)), durable=False)
+
     # -- recurring schedules -----------------------------------------------------------
 
     async def save_schedules(self, records: Sequence[ScheduleRecord]) -> list[ScheduleRecord]:

@@ -167,3 +167,11 @@ WHERE id IN ({_FIRST_MATCHING}) AND status IN ('pending', 'scheduled')
 """
 
 DELETE_ONE = "DELETE FROM conveyor_jobs WHERE id = ? AND status != 'processing'"
+
+BEAT_WORKER = """
+INSERT INTO conveyor_workers (worker_id, info, expires_at) VALUES (?, ?, ?)
+ON CONFLICT (worker_id) DO UPDATE SET info = excluded.info, expires_at = excluded.expires_at
+"""
+LIST_WORKERS = "SELECT info FROM conveyor_workers WHERE expires_at > ? ORDER BY worker_id"
+FORGET_EXPIRED_WORKERS = "DELETE FROM conveyor_workers WHERE expires_at <= ?"
+FORGET_WORKER = "DELETE FROM conveyor_workers WHERE worker_id = ?"

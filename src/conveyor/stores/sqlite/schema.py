@@ -67,6 +67,14 @@ MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (queue, key)
     ) WITHOUT ROWID;
     """,
+    3: """
+    -- the workers alive: each one's JSON info, until its last beat expires
+    CREATE TABLE conveyor_workers (
+        worker_id  TEXT PRIMARY KEY,
+        info       TEXT NOT NULL,
+        expires_at REAL NOT NULL
+    ) WITHOUT ROWID;
+    """,
 }
 LATEST_VERSION = max(MIGRATIONS)
 
