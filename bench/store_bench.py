@@ -402,7 +402,7 @@ class Bench:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {sqlite_sync(url)}")
         for version in sorted(MIGRATIONS):  # conveyor's schema, every migration
-            conn.executescript(MIGRATIONS[version])
+            conn.executescript(MIGRATIONS[version])  # (its triggers count what it inserts)
         now = time.time()
         # the 24 columns of conveyor's INSERT: a pending job, the optional fields empty
         rows = [

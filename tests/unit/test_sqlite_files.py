@@ -182,3 +182,41 @@ def test_a_folder_without_write_permission_is_a_configuration_error() -> None:
 def test_every_sqlite_error_is_a_conveyor_error() -> None:
     for error in (ConfigurationError, IncompatibleStoreError, SchemaVersionError):
         assert issubclass(error, ConveyorError)
+
+
+async def test_stats_come_from_counts_the_triggers_keep(tmp_path: Path) -> None:
+    from conveyor import JobStatus
+    from conveyor.stores import Outcome
+
+    path = tmp_path / "counts.db"
+    queue = create_queue(url=f"sqlite:///{path}", name="c")
+    ids = await queue.enqueue_many([("a", n) for n in range(5)])
+    claimed = await queue.store.claim(["c"], 2, "w", 30.0)
+    await queue.store.settle([Outcome(claimed[0].id, "w", 1, JobStatus.COMPLETED)])
+    await queue.delete_job(ids[4])
+    stats = await queue.get_stats()
+    assert (stats.pending, stats.processing, stats.completed, stats.total) == (2, 1, 1, 4)
+    await queue.close()
+    with sqlite3.connect(path) as conn:  # the counts match the rows
+        kept = dict(conn.execute("SELECT status, n FROM conveyor_counts WHERE queue = 'c'"))
+        counted = dict(conn.execute("SELECT status, count(*) FROM conveyor_jobs GROUP BY status"))
+    assert {k: v for k, v in kept.items() if v} == counted
+
+
+async def test_a_file_of_an_older_schema_gets_its_counts_from_its_rows(tmp_path: Path) -> None:
+    from conveyor.stores.sqlite.queries import INSERT
+    from conveyor.stores.sqlite.schema import APPLICATION_ID, MIGRATIONS, statements
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        for version in (1, 2, 3):
+            for statement in statements(MIGRATIONS[version]):
+                conn.execute(statement)
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute("PRAGMA user_version = 3")
+        row = ["old1", "c", "a", b"1", "failed", 1, 3, 1.0, 30.0, None, 1.0, 1.0, None, 1,
+               *[None] * 9, 0]  # fmt: skip
+        conn.execute(INSERT, row)
+    queue = create_queue(url=f"sqlite:///{path}", name="c")
+    assert (await queue.get_stats()).failed == 1
+    await queue.close()

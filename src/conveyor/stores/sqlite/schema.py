@@ -75,6 +75,30 @@ MIGRATIONS: dict[int, str] = {
         expires_at REAL NOT NULL
     ) WITHOUT ROWID;
     """,
+    4: """
+    -- jobs per queue and status, kept by triggers: stats read a few rows, never the jobs
+    CREATE TABLE conveyor_counts (
+        queue  TEXT NOT NULL,
+        status TEXT NOT NULL,
+        n      INTEGER NOT NULL,
+        PRIMARY KEY (queue, status)
+    ) WITHOUT ROWID;
+    INSERT INTO conveyor_counts (queue, status, n)
+        SELECT queue, status, count(*) FROM conveyor_jobs GROUP BY queue, status;
+    CREATE TRIGGER conveyor_count_insert AFTER INSERT ON conveyor_jobs BEGIN
+        INSERT INTO conveyor_counts (queue, status, n) VALUES (new.queue, new.status, 1)
+            ON CONFLICT (queue, status) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER conveyor_count_delete AFTER DELETE ON conveyor_jobs BEGIN
+        UPDATE conveyor_counts SET n = n - 1 WHERE queue = old.queue AND status = old.status;
+    END;
+    CREATE TRIGGER conveyor_count_update AFTER UPDATE OF status ON conveyor_jobs
+    WHEN old.status != new.status BEGIN
+        UPDATE conveyor_counts SET n = n - 1 WHERE queue = old.queue AND status = old.status;
+        INSERT INTO conveyor_counts (queue, status, n) VALUES (new.queue, new.status, 1)
+            ON CONFLICT (queue, status) DO UPDATE SET n = n + 1;
+    END;
+    """,
 }
 LATEST_VERSION = max(MIGRATIONS)
 
@@ -90,15 +114,29 @@ def check_and_migrate(conn: sqlite3.Connection, path: str) -> None:
         app_id, version = _identity(conn)
         _check_identity(conn, path, app_id, version)
         for target in range(version + 1, LATEST_VERSION + 1):
-            for statement in MIGRATIONS[target].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            for statement in statements(MIGRATIONS[target]):
+                conn.execute(statement)
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         conn.execute(f"PRAGMA user_version = {LATEST_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def statements(script: str) -> list[str]:
+    """Split a migration into statements (a trigger's body holds semicolons of its own)."""
+    found: list[str] = []
+    current = ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            if current.strip():
+                found.append(current)
+            current = ""
+    if current.strip():
+        found.append(current)
+    return found
 
 
 def _identity(conn: sqlite3.Connection) -> tuple[int, int]:
