@@ -10,12 +10,12 @@ store does not grow without bound and workers are never held up by a large purge
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+from ._tasks import cancel_and_wait
 from .errors import ConfigurationError
 from .job import JobStatus
 from .retry import check_seconds
@@ -89,9 +89,7 @@ class Pruner:
         """Stop pruning (a batch being deleted finishes first)."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait([task])
 
     async def _run(self) -> None:
         while True:

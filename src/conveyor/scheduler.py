@@ -11,7 +11,6 @@ cannot fire a tick twice (where a schedule stands lives in the store, not here).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import math
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from ._tasks import cancel_and_wait
 from .clock import Clock, to_datetime
 from .errors import BackendUnavailableError, InvalidScheduleError
 from .stores.base import JobRecord, ScheduleRecord, Store
@@ -171,9 +171,7 @@ class Scheduler:
         """Stop the loop (a tick being fired finishes first)."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait([task])
 
     async def _run(self) -> None:
         touch_at = resync_at = 0.0

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import events
 from ._process import run_in_process
+from ._tasks import cancel_and_wait
 from .clock import to_datetime
 from .errors import (
     ConveyorError,
@@ -90,6 +91,7 @@ class _Running:
     task: asyncio.Task[None] | None = None
     cancel_requested: bool = False
     lost: bool = False
+    settling: bool = False
     started: float = field(default_factory=time.monotonic)
 
 
@@ -155,19 +157,19 @@ class Worker:
         tasks = {r.task for r in self._running.values() if r.task is not None}
         if tasks:
             pending = await self._wait_running(tasks, timeout)
-            for task in pending:
-                task.cancel()
             if pending:
                 log.warning("stop deadline reached: %d unfinished job(s) put back", len(pending))
-                await asyncio.gather(*pending, return_exceptions=True)
-        for task in others:
-            task.cancel()
-        await asyncio.gather(*others, return_exceptions=True)
+                await cancel_and_wait(pending, cancel_while=self._in_handler)
+        await cancel_and_wait(others)
         if self._hooks:
             await asyncio.wait(self._hooks, timeout=HOOK_GRACE)
         with contextlib.suppress(ConveyorError):
             await self.store.forget_worker(self.worker_id)
         self._threads.shutdown(wait=False, cancel_futures=True)
+
+    def _in_handler(self, task: asyncio.Task[Any]) -> bool:
+        """Tell whether the job task still runs its handler (it settles once that ends)."""
+        return any(r.task is task and not r.settling for r in self._running.values())
 
     def hurry(self) -> None:
         """Make a stop in progress put the running jobs back now instead of waiting."""
@@ -249,7 +251,7 @@ class Worker:
             job = self.make_job(record)
         except SerializationError as exc:
             job = Job(record.id, record.name, record.queue, None, record.status, _bare(record))
-            running = _Running(job, record)
+            running = _Running(job, record, settling=True)
             self._running[record.id] = running
             running.task = asyncio.create_task(self._fail_undecodable(running, exc))
             return
@@ -279,6 +281,7 @@ class Worker:
             outcome = self._failure(job, record, exc)
         finally:
             job._reporter = None
+            running.settling = True
         await self._settle(running, outcome)
 
     async def _call(self, job: Job) -> Any:

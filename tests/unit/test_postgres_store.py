@@ -392,3 +392,37 @@ def test_every_statement_is_checked() -> None:
     # The workers table holds a row per worker process: a few rows, read whole.
     checked |= {"beat_worker", "list_workers", "forget_worker"}
     assert checked == set(q.Queries.__slots__)
+
+
+async def test_a_cancellation_the_pool_swallowed_is_raised_and_the_connection_returned(
+    store: PostgresStore,
+) -> None:
+    """On Python 3.11 the pool's ``asyncio.wait_for`` can lose a cancellation that lands
+    in the same turn as the connection; here the pool is made to do just that."""
+    loaned = store._pools._pools.get()
+    await loaned.give_back()
+    pool = loaned.pool
+    real_getconn = pool.getconn
+
+    async def getconn_losing_a_cancellation(timeout: float | None = None) -> Any:
+        conn = await real_getconn(timeout)
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+        try:
+            await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            return conn  # what asyncio.wait_for does on 3.11 when the result is there too
+        raise AssertionError("the cancellation did not arrive")
+
+    pool.getconn = getconn_losing_a_cancellation  # type: ignore[method-assign]
+    try:
+        with pytest.raises(asyncio.CancelledError):
+            await store.beat_worker("w", "{}", 15.0)
+    finally:
+        del pool.getconn
+    assert not loaned.idle
+    await eventually(
+        lambda: pool.get_stats().get("pool_available", 0) >= 1, "the connection back in the pool"
+    )
+    await store.beat_worker("w", "{}", 15.0)  # and the store serves on

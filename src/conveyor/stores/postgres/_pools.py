@@ -48,6 +48,22 @@ class Loaned:
         await self.pool.close(timeout)
 
 
+async def _checkout(pool: AsyncConnectionPool[AsyncConnection]) -> AsyncConnection:
+    """Take a connection from ``pool``; raise the cancellation that came meanwhile.
+
+    On Python 3.11 ``asyncio.wait_for``, which the pool waits with, returns the
+    connection instead of raising when a cancellation and the connection arrive in the
+    same turn of the loop; the task would then run on as if never cancelled.
+    """
+    task = asyncio.current_task()
+    cancels = task.cancelling() if task is not None else 0
+    conn = await pool.getconn()
+    if task is not None and task.cancelling() > cancels:
+        await pool.putconn(conn)
+        raise asyncio.CancelledError
+    return conn
+
+
 class LoopPools:
     """Autocommit connections that prepare every statement, pooled per event loop."""
 
@@ -79,7 +95,7 @@ class LoopPools:
         else:
             if loaned.pool.closed:
                 await loaned.pool.open()
-            conn = await loaned.pool.getconn()
+            conn = await _checkout(loaned.pool)
         fine = False
         try:
             yield conn
