@@ -10,6 +10,7 @@ every queue a unique name (:func:`testkit.unique_name`).
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -100,3 +101,35 @@ async def make_queue(store_url: str) -> AsyncIterator[QueueFactory]:
             # A test that failed half-way may leave a job running: put it back, bounded.
             await queue.stop(timeout=2.0)
             await queue.close()
+
+
+@pytest.fixture(autouse=True)
+async def _report_hanging_tasks(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Print where each task of an async test waits 10 s before pytest-timeout ends it.
+
+    The timeout's own report shows the threads' stacks, not the tasks'.
+    """
+    loop = asyncio.get_running_loop()
+    after = max(float(request.config.getini("timeout") or 120) - 10.0, 1.0)
+
+    def report() -> None:
+        print(f"\n===== asyncio tasks still waiting after {after:g} s =====")
+        for task in asyncio.all_tasks(loop):
+            print(f"--- {task.get_name()}")
+            awaited: Any = task.get_coro()
+            while awaited is not None:
+                frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+                if frame is not None:
+                    print(f"  {frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}")
+                next_awaited = getattr(awaited, "cr_await", None) or getattr(
+                    awaited, "gi_yieldfrom", None
+                )
+                if next_awaited is None:
+                    print(f"  waits on {awaited!r}")
+                awaited = next_awaited
+
+    timer = loop.call_later(after, report)
+    try:
+        yield
+    finally:
+        timer.cancel()
