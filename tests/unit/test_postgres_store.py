@@ -76,11 +76,15 @@ def new_record(queue: str, payload: bytes = b"null", **fields: Any) -> JobRecord
 async def test_open_creates_everything_in_the_urls_schema(store: PostgresStore, url: str) -> None:
     schema = schema_of(url)
     tables = admin("SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", schema)
-    assert tables == [("jobs",), ("migrations",), ("schedules",), ("workers",)]
+    assert tables == [
+        ("job_count_changes",), ("job_counts",), ("jobs",), ("migrations",), ("schedules",),
+        ("workers",),
+    ]  # fmt: skip
     assert admin(f'SELECT version, name FROM "{schema}".migrations') == [
         (1, "jobs"),
         (2, "schedules"),
         (3, "workers"),
+        (4, "counts"),
     ]
     functions = admin(
         "SELECT proname FROM pg_proc WHERE pronamespace = %s::regnamespace", f'"{schema}"'
@@ -90,12 +94,14 @@ async def test_open_creates_everything_in_the_urls_schema(store: PostgresStore, 
 
 async def test_migrate_is_idempotent(url: str) -> None:
     first = await asyncio.to_thread(migrate, url)
-    assert [(m.version, m.name) for m in first] == [(1, "jobs"), (2, "schedules"), (3, "workers")]
+    assert [(m.version, m.name) for m in first] == [
+        (1, "jobs"), (2, "schedules"), (3, "workers"), (4, "counts")
+    ]  # fmt: skip
     assert await asyncio.to_thread(migrate, url) == []
     store = PostgresStore(url)
     await store.open()
     await store.close()
-    assert admin(f'SELECT count(*) FROM "{schema_of(url)}".migrations') == [(3,)]
+    assert admin(f'SELECT count(*) FROM "{schema_of(url)}".migrations') == [(4,)]
 
 
 def test_concurrent_openers_migrate_once(url: str) -> None:
@@ -114,7 +120,7 @@ def test_concurrent_openers_migrate_once(url: str) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(results) == [0, 0, 0, 0, 0, 3]  # type: ignore[type-var]
+    assert sorted(results) == [0, 0, 0, 0, 0, 4]  # type: ignore[type-var]
 
 
 async def test_a_newer_schema_is_refused(url: str) -> None:
@@ -332,7 +338,7 @@ PLAN_PARAMS = {
     "channel": "c", "origin": "o", "name": "n", "skip_names": ["s"], "before": 1.0,
 }  # fmt: skip
 STATEMENTS = ["claim", "renew", "settle", "recover_expired", "cancel", "retry", "set_progress",
-              "get", "list_jobs", "stats", "clear_completed", "next_due", "count_matching",
+              "get", "list_jobs", "clear_completed", "next_due", "count_matching",
               "delete_matching", "retry_matching", "cancel_matching", "delete_job"]  # fmt: skip
 BULK = {"count_matching", "delete_matching", "retry_matching", "cancel_matching"}
 
@@ -387,10 +393,25 @@ async def test_schedule_statements_read_the_schedules_table_through_its_key(
     assert all(n["Node Type"] != "Seq Scan" for n in reads), reads
 
 
+@pytest.mark.parametrize("name", ["stats", "fold_counts"])
+async def test_stats_read_the_kept_counts_not_the_jobs(store: PostgresStore, name: str) -> None:
+    async with await psycopg.AsyncConnection.connect(POSTGRES, autocommit=True) as conn:
+        await conn.execute(b"SET enable_seqscan = off")
+        statement = getattr(store._q, name)
+        cursor = await conn.execute(
+            b"EXPLAIN (FORMAT JSON) " + statement, {"queue": "q", "lock": 1}
+        )
+        [(explained,)] = await cursor.fetchall()
+    relations = {n.get("Relation Name") for n in _nodes(explained[0]["Plan"])} - {None}
+    assert "jobs" not in relations
+    assert "job_count_changes" in relations
+
+
 def test_every_statement_is_checked() -> None:
     checked = {*STATEMENTS, *SCHEDULE_STATEMENTS, "enqueue_one", "enqueue_many", "save_schedules"}
     # The workers table holds a row per worker process: a few rows, read whole.
     checked |= {"beat_worker", "list_workers", "forget_worker"}
+    checked |= {"stats", "fold_counts"}  # test_stats_read_the_kept_counts_not_the_jobs
     assert checked == set(q.Queries.__slots__)
 
 
@@ -426,3 +447,52 @@ async def test_a_cancellation_the_pool_swallowed_is_raised_and_the_connection_re
         lambda: pool.get_stats().get("pool_available", 0) >= 1, "the connection back in the pool"
     )
     await store.beat_worker("w", "{}", 15.0)  # and the store serves on
+
+
+# -- kept counts -----------------------------------------------------------------------
+
+
+def _changes_of(url: str) -> int:
+    return int(admin(f'SELECT count(*) FROM "{schema_of(url)}".job_count_changes')[0][0])
+
+
+async def test_stats_fold_the_count_changes_and_folds_race_safely(url: str) -> None:
+    stores = [PostgresStore(url) for _ in range(3)]
+    try:
+        await stores[0].enqueue([new_record("q") for _ in range(10)])
+        assert _changes_of(url) == 1  # one statement, one change
+        assert (await stores[0].stats("q")).pending == 10
+        assert _changes_of(url) == 0
+
+        async def enqueue_some(store: PostgresStore) -> None:
+            for _ in range(40):
+                await store.enqueue([new_record("q")])
+
+        async def keep_folding(store: PostgresStore) -> None:
+            for _ in range(40):
+                await store.stats("q")
+
+        await asyncio.gather(
+            *(enqueue_some(store) for store in stores), *(keep_folding(s) for s in stores)
+        )
+        stats = await stores[1].stats("q")
+        assert (stats.pending, stats.total) == (130, 130)
+        assert admin(f'SELECT n FROM "{schema_of(url)}".job_counts') == [(130,)]
+    finally:
+        for store in stores:
+            await store.close()
+
+
+async def test_the_counts_migration_counts_the_jobs_already_there(url: str) -> None:
+    store = PostgresStore(url)
+    try:
+        await store.enqueue([new_record("a") for _ in range(3)] + [new_record("b")])
+        await store.claim(["a"], 1, "w", 30.0)
+        schema = schema_of(url)
+        admin(f'DROP TABLE "{schema}".job_counts, "{schema}".job_count_changes')
+        admin(f'DELETE FROM "{schema}".migrations WHERE version = 4')
+        assert [m.version for m in await asyncio.to_thread(migrate, url)] == [4]
+        a, b = await store.stats("a"), await store.stats("b")
+        assert (a.pending, a.processing, a.total, b.pending) == (2, 1, 3, 1)
+    finally:
+        await store.close()

@@ -18,6 +18,11 @@ and into :attr:`~PostgresStore.remote_events`. It LISTENs only while something w
 a change or follows other processes' events (and a few seconds after): a process that
 only enqueues, or a worker busy with a backlog, is spared every NOTIFY's wake-up.
 
+:meth:`~PostgresStore.stats` reads counts the statements keep (migration 0004): each
+statement that adds, moves or deletes jobs appends its net count changes, which
+workers' lease recovery (every :data:`FOLD_EVERY` s) and ``stats`` fold into a row per
+queue and status.
+
 ``enqueue(records, connection=conn)`` inserts through the application's own psycopg
 connection (``Connection`` or ``AsyncConnection``), inside its open transaction: the jobs
 exist, and their ``job:added`` is delivered, if and only if that transaction commits.
@@ -32,6 +37,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
+import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -69,6 +76,8 @@ log = logging.getLogger("conveyor.stores.postgres")
 
 # Events that wake nobody: they neither make work ready nor finish a job.
 _QUIET = frozenset({events.JOB_STARTED, events.JOB_PROGRESS})
+FOLD_EVERY = 2.0
+"""Seconds between two folds of the count changes by a worker's lease recovery."""
 
 
 class PostgresStore:
@@ -103,6 +112,8 @@ class PostgresStore:
         self._lock = threading.Lock()
         self._listener: Listener | None = None
         self._opened = False
+        self._fold_lock = {"lock": zlib.crc32(f"conveyor-counts:{self._settings.schema}".encode())}
+        self._folded_at = 0.0
 
     def __repr__(self) -> str:
         return f"<PostgresStore {self.url}>"
@@ -243,6 +254,8 @@ class PostgresStore:
         rows = await self._fetch(self._q.recover_expired, self._publish)
         if rows:
             self.changes.fire()
+        if time.monotonic() - self._folded_at >= FOLD_EVERY:
+            await self._fold_counts()
         return [job_id for (job_id,) in rows]
 
     async def cancel(self, job_id: str) -> JobStatus | None:
@@ -283,9 +296,15 @@ class PostgresStore:
         return [to_record(row) for row in await self._fetch(self._q.list_jobs, params)]
 
     async def stats(self, queue: str) -> QueueStats:
-        """Count a queue's jobs per status."""
+        """Return a queue's job counts per status, as the store keeps them."""
+        await self._fold_counts()
         rows = await self._fetch(self._q.stats, {"queue": queue})
         return QueueStats(**{status: count for status, count in rows})
+
+    async def _fold_counts(self) -> None:
+        """Move the count changes statements appended into the counts (see 0004)."""
+        self._folded_at = time.monotonic()
+        await self._fetch(self._q.fold_counts, self._fold_lock)
 
     async def clear_completed(self, queue: str) -> int:
         """Delete a queue's completed jobs."""

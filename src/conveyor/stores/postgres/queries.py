@@ -34,6 +34,14 @@ PICK = (
     " ORDER BY j.id LIMIT %(limit)s FOR UPDATE SKIP LOCKED"
 )
 """The ids of the oldest ``limit`` jobs a ``JobMatch`` takes, locked."""
+COUNTED = """counted AS (
+    INSERT INTO {schema}.job_count_changes (queue, status, delta)
+    SELECT m.queue, c.status, sum(c.delta) FROM moves m
+    CROSS JOIN LATERAL (VALUES (m.was, -1), (m.now, 1)) AS c (status, delta)
+    WHERE c.status IS NOT NULL
+    GROUP BY m.queue, c.status HAVING sum(c.delta) <> 0
+)"""
+"""The CTE that appends the net count changes of the jobs a statement's ``moves`` names."""
 
 
 @cache
@@ -62,6 +70,7 @@ class Queries:
     get: bytes
     list_jobs: bytes
     stats: bytes
+    fold_counts: bytes
     clear_completed: bytes
     next_due: bytes
     save_schedules: bytes
@@ -86,6 +95,7 @@ def for_schema(schema: str) -> Queries:
     return Queries(
         **{
             name: body.replace("{pick}", PICK)
+            .replace("{counted}", COUNTED)
             .replace("{schema}", quoted)
             .replace("{columns}", COLUMNS)
             .replace("{match}", MATCH)

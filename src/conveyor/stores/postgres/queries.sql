@@ -10,11 +10,19 @@
 -- power cut may lose (claims, settles, heartbeats, progress, recovery: at-least-once
 -- allows them to be redone). The final SELECT joins the one-row "published", so that
 -- it is evaluated whenever the statement changed anything.
+--
+-- Every statement that adds, moves or deletes jobs also names them in a CTE "moves"
+-- (queue, was, now: the status before and after, NULL for none) and appends the net
+-- changes of the counts with {counted} (queries.COUNTED; see migration 0004).
 
 -- name: enqueue_one
 -- One new job; `message` is its job:added event, encoded by the caller (who knows it
--- before the statement runs), sent on commit. A plain INSERT (no CTE, no unnest) is
--- the cheapest statement for the server to plan and run.
+-- before the statement runs), sent on commit. One INSERT with the count's change beside
+-- it (no unnest) is the cheapest statement for the server to plan and run.
+WITH counted AS (
+    INSERT INTO {schema}.job_count_changes (queue, status, delta)
+    VALUES (%(queue)s, %(status)s, 1)
+)
 INSERT INTO {schema}.jobs (id, queue, name, payload, status, priority, max_retries,
                            retry_delay, timeout, backoff, created_at, run_at, scheduled_at)
 VALUES (%(id)s, %(queue)s, %(name)s, %(payload)s, %(status)s, %(priority)s,
@@ -37,7 +45,10 @@ WITH added AS (
                 %(created_at)b::float8[], %(run_at)b::float8[], %(scheduled_at)b::float8[])
         AS r (id, queue, name, payload, status, priority, max_retries, retry_delay, timeout,
               backoff, created_at, run_at, scheduled_at)
-)
+    RETURNING queue, status
+),
+moves AS (SELECT queue, NULL::text AS was, status AS now FROM added),
+{counted}
 SELECT pg_notify(%(channel)s, message) FROM unnest(%(messages)b::text[]) AS message
 
 -- name: claim
@@ -46,21 +57,21 @@ SELECT pg_notify(%(channel)s, message) FROM unnest(%(messages)b::text[]) AS mess
 -- them are taken. Each queue is read through its own index range, in index order.
 WITH candidates AS (
     SELECT ready.* FROM unnest(%(queues)b::text[]) AS q (name) CROSS JOIN LATERAL (
-        SELECT id, priority, run_at FROM {schema}.jobs
+        SELECT id, priority, run_at, status AS was FROM {schema}.jobs
         WHERE status = 'pending' AND queue = q.name
         ORDER BY priority DESC, run_at, id
         LIMIT %(limit)s FOR UPDATE SKIP LOCKED
     ) ready
     UNION ALL
     SELECT due.* FROM unnest(%(queues)b::text[]) AS q (name) CROSS JOIN LATERAL (
-        SELECT id, priority, run_at FROM {schema}.jobs
+        SELECT id, priority, run_at, status AS was FROM {schema}.jobs
         WHERE status = 'scheduled' AND queue = q.name AND run_at <= now()
         ORDER BY run_at
         LIMIT %(limit)s FOR UPDATE SKIP LOCKED
     ) due
 ),
 chosen AS (
-    SELECT id FROM candidates ORDER BY priority DESC, run_at, id LIMIT %(limit)s
+    SELECT id, was FROM candidates ORDER BY priority DESC, run_at, id LIMIT %(limit)s
 ),
 claimed AS (
     UPDATE {schema}.jobs j
@@ -71,6 +82,11 @@ claimed AS (
     WHERE j.id = chosen.id
     RETURNING {columns}
 ),
+moves AS (
+    SELECT c.queue, chosen.was, 'processing'::text AS now
+    FROM claimed c JOIN chosen ON chosen.id = c.id
+),
+{counted},
 published AS (
     SELECT {schema}.publish(%(channel)s, %(origin)s, false,
                             array_agg('job:started'::text), array_agg(id), array_agg(queue))
@@ -115,8 +131,10 @@ settled AS (
     FROM outcome o
     WHERE j.id = o.id AND j.status = 'processing' AND j.worker_id = o.worker
       AND j.attempts = o.attempt
-    RETURNING j.id, j.queue, o.event
+    RETURNING j.id, j.queue, o.event, j.status
 ),
+moves AS (SELECT queue, 'processing'::text AS was, status AS now FROM settled),
+{counted},
 published AS (
     SELECT {schema}.publish(%(channel)s, %(origin)s, false,
                             array_agg(event), array_agg(id), array_agg(queue))
@@ -138,9 +156,11 @@ WITH expired AS (
         error = 'worker lost: lease expired during attempt ' || attempts,
         traceback = NULL, worker_id = NULL, lease_expires_at = NULL, cancel_requested = false
     WHERE status = 'processing' AND lease_expires_at < now()
-    RETURNING id, queue, CASE status WHEN 'pending' THEN 'job:recovered'
-                                     ELSE 'job:' || status END AS event
+    RETURNING id, queue, status, CASE status WHEN 'pending' THEN 'job:recovered'
+                                             ELSE 'job:' || status END AS event
 ),
+moves AS (SELECT queue, 'processing'::text AS was, status AS now FROM expired),
+{counted},
 published AS (
     SELECT {schema}.publish(%(channel)s, %(origin)s, false,
                             array_agg(event), array_agg(id), array_agg(queue))
@@ -151,14 +171,21 @@ SELECT id FROM expired, published
 -- name: cancel
 -- A waiting job is cancelled; a running one is flagged for its worker (who learns of
 -- it with its next heartbeat). Returns the status after the call.
-WITH cancelled AS (
-    UPDATE {schema}.jobs
-    SET status = CASE WHEN status = 'processing' THEN status ELSE 'cancelled' END,
-        completed_at = CASE WHEN status = 'processing' THEN completed_at ELSE now() END,
-        cancel_requested = (status = 'processing')
+WITH found AS (
+    SELECT id, status AS was FROM {schema}.jobs
     WHERE id = %(id)s AND status IN ('pending', 'scheduled', 'processing')
-    RETURNING id, queue, status
+    FOR UPDATE
 ),
+cancelled AS (
+    UPDATE {schema}.jobs j
+    SET status = CASE WHEN j.status = 'processing' THEN j.status ELSE 'cancelled' END,
+        completed_at = CASE WHEN j.status = 'processing' THEN j.completed_at ELSE now() END,
+        cancel_requested = (j.status = 'processing')
+    FROM found WHERE j.id = found.id
+    RETURNING j.id, j.queue, j.status, found.was
+),
+moves AS (SELECT queue, was, status AS now FROM cancelled WHERE status <> was),
+{counted},
 published AS (
     SELECT {schema}.publish(%(channel)s, %(origin)s, true,
                             array_agg('job:cancelled'::text) FILTER (WHERE status = 'cancelled'),
@@ -169,13 +196,20 @@ published AS (
 SELECT status FROM cancelled, published
 
 -- name: retry
-WITH requeued AS (
-    UPDATE {schema}.jobs
+WITH found AS (
+    SELECT id, status AS was FROM {schema}.jobs
+    WHERE id = %(id)s AND status IN ('failed', 'cancelled')
+    FOR UPDATE
+),
+requeued AS (
+    UPDATE {schema}.jobs j
     SET status = 'pending', attempts = 0, run_at = now(), completed_at = NULL,
         cancel_requested = false
-    WHERE id = %(id)s AND status IN ('failed', 'cancelled')
-    RETURNING id, queue
+    FROM found WHERE j.id = found.id
+    RETURNING j.id, j.queue, found.was
 ),
+moves AS (SELECT queue, was, 'pending'::text AS now FROM requeued),
+{counted},
 published AS (
     SELECT {schema}.publish(%(channel)s, %(origin)s, true,
                             array_agg('job:requeued'::text), array_agg(id), array_agg(queue))
@@ -207,12 +241,37 @@ ORDER BY j.id
 LIMIT %(limit)s OFFSET %(offset)s
 
 -- name: stats
-SELECT status, count(*) FROM {schema}.jobs WHERE queue = %(queue)s GROUP BY status
+-- The kept counts: each one's folded value plus its changes not folded yet.
+SELECT status, sum(n)::int8 FROM (
+    SELECT status, n FROM {schema}.job_counts WHERE queue = %(queue)s
+    UNION ALL
+    SELECT status, delta FROM {schema}.job_count_changes WHERE queue = %(queue)s
+) counts
+GROUP BY status
+
+-- name: fold_counts
+-- Move the appended count changes into job_counts, in one transaction (readers see
+-- them before or after, never both); a fold running elsewhere is not waited for.
+WITH folding AS (SELECT pg_try_advisory_xact_lock(%(lock)s) AS mine),
+taken AS (
+    DELETE FROM {schema}.job_count_changes WHERE (SELECT mine FROM folding)
+    RETURNING queue, status, delta
+),
+folded AS (
+    INSERT INTO {schema}.job_counts AS c (queue, status, n)
+    SELECT queue, status, sum(delta) FROM taken GROUP BY queue, status
+    ON CONFLICT (queue, status) DO UPDATE SET n = c.n + excluded.n
+    RETURNING 1
+)
+SELECT count(*) FROM folded
 
 -- name: clear_completed
 WITH deleted AS (
-    DELETE FROM {schema}.jobs WHERE queue = %(queue)s AND status = 'completed' RETURNING 1
-)
+    DELETE FROM {schema}.jobs WHERE queue = %(queue)s AND status = 'completed'
+    RETURNING queue
+),
+moves AS (SELECT queue, 'completed'::text AS was, NULL::text AS now FROM deleted),
+{counted}
 SELECT count(*) FROM deleted
 
 -- name: next_due
@@ -278,8 +337,10 @@ WITH chosen AS ({pick}),
 deleted AS (
     DELETE FROM {schema}.jobs d USING chosen
     WHERE d.id = chosen.id AND d.status <> 'processing'
-    RETURNING 1
-)
+    RETURNING d.queue, d.status
+),
+moves AS (SELECT queue, status AS was, NULL::text AS now FROM deleted),
+{counted}
 SELECT count(*) FROM deleted
 
 -- name: retry_matching
@@ -291,6 +352,8 @@ requeued AS (
     FROM chosen WHERE r.id = chosen.id AND r.status IN ('failed', 'cancelled')
     RETURNING r.id, r.queue
 ),
+moves AS (SELECT queue, %(status)s::text AS was, 'pending'::text AS now FROM requeued),
+{counted},
 published AS (
     SELECT {schema}.publish(%(channel)s, %(origin)s, true,
                             array_agg('job:requeued'::text), array_agg(id), array_agg(queue))
@@ -305,6 +368,8 @@ cancelled AS (
     FROM chosen WHERE c.id = chosen.id AND c.status IN ('pending', 'scheduled')
     RETURNING c.id, c.queue
 ),
+moves AS (SELECT queue, %(status)s::text AS was, 'cancelled'::text AS now FROM cancelled),
+{counted},
 published AS (
     SELECT {schema}.publish(%(channel)s, %(origin)s, true,
                             array_agg('job:cancelled'::text), array_agg(id), array_agg(queue))
@@ -313,7 +378,13 @@ published AS (
 SELECT count(*) FROM cancelled, published
 
 -- name: delete_job
-DELETE FROM {schema}.jobs WHERE id = %(id)s AND status <> 'processing' RETURNING 1
+WITH deleted AS (
+    DELETE FROM {schema}.jobs WHERE id = %(id)s AND status <> 'processing'
+    RETURNING queue, status
+),
+moves AS (SELECT queue, status AS was, NULL::text AS now FROM deleted),
+{counted}
+SELECT 1 FROM deleted
 
 -- name: beat_worker
 -- Keep a worker's info until now + ttl; workers whose last beat expired go.
