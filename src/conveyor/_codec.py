@@ -206,4 +206,18 @@ def record_to_job(
         result=result,
         progress_percent=record.progress,
         progress_message=record.progress_message,
+        headers=_headers(record.headers),
     )
+
+
+def _headers(stored: str | None) -> dict[str, str]:
+    """Decode a job's stored headers; anything but a JSON object of strings is none."""
+    if not stored:
+        return {}
+    try:
+        decoded = json.loads(stored)
+    except ValueError:
+        return {}
+    if not isinstance(decoded, dict):
+        return {}
+    return {str(key): str(value) for key, value in decoded.items()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum, StrEnum
@@ -134,6 +134,8 @@ class Job:
     result: Any = None
     progress_percent: float | None = None
     progress_message: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """The job's message headers (with tracing on, the trace context of its enqueue)."""
     _reporter: ProgressReporter | None = field(default=None, repr=False)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
     _cancel_event: threading.Event = field(default_factory=threading.Event, repr=False)

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
     from .metrics import Metrics
     from .sync import SyncQueue
+    from .tracing import Tracing
 
 log = logging.getLogger("conveyor.queue")
 
@@ -84,6 +85,8 @@ class Queue:
         self._pruner: Pruner | None = None
         self.metrics: Metrics | None = None
         """This process's Prometheus metrics, once :meth:`enable_metrics` was called."""
+        self.tracing: Tracing | None = None
+        """This queue object's OpenTelemetry spans, once :meth:`enable_tracing` was called."""
         self._after_enqueue: Callable[[], Awaitable[None]] | None = None
         """Run after every enqueue (the inline mode of :mod:`conveyor.testing`)."""
         self._stopping: Worker | None = None
@@ -251,7 +254,28 @@ class Queue:
             self.metrics = Metrics(lambda: self.sync.get_stats(), self.name, registry)
         return self.metrics
 
+    def enable_tracing(self, tracer_provider: Any = None) -> Tracing:
+        """Trace enqueues and job runs with OpenTelemetry (needs ``conveyor[tracing]``).
+
+        Each enqueue gets a PRODUCER span whose context travels in the jobs' headers;
+        each attempt run by this queue's workers gets a CONSUMER span, its child. Call it
+        in every process that enqueues or runs jobs. ``tracer_provider``: default the
+        global one. See :mod:`conveyor.tracing`.
+        """
+        from .tracing import Tracing
+
+        if self.tracing is None:
+            self.tracing = Tracing(tracer_provider)
+        return self.tracing
+
     async def _store_new(self, records: list[JobRecord], connection: Any) -> None:
+        if self.tracing is not None:
+            with self.tracing.sending(records):
+                await self._write_new(records, connection)
+        else:
+            await self._write_new(records, connection)
+
+    async def _write_new(self, records: list[JobRecord], connection: Any) -> None:
         if connection is None:
             await self.store.enqueue(records)
             self._announce_added(records)
@@ -576,6 +600,7 @@ class Queue:
             emitter=self.emitter,
             make_job=self._to_job,
             metrics=self.metrics,
+            tracing=self.tracing,
         )
         worker.start()
         self._worker = worker

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import inspect
 import json
 import logging
@@ -43,6 +44,7 @@ from .stores.base import JobRecord, Outcome, Store
 
 if TYPE_CHECKING:
     from .metrics import Metrics
+    from .tracing import Tracing
 
 log = logging.getLogger("conveyor.worker")
 
@@ -111,6 +113,7 @@ class Worker:
         make_job: MakeJob,
         idle_poll: float = 1.0,
         metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.store = store
         self.handlers = handlers
@@ -122,6 +125,7 @@ class Worker:
         self.make_job = make_job
         self.idle_poll = idle_poll
         self.metrics = metrics
+        self.tracing = tracing
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._running: dict[str, _Running] = {}
         self._slot_freed = asyncio.Event()
@@ -269,7 +273,11 @@ class Worker:
             self.metrics.job_started(job)
         self.emitter.emit(events.JOB_STARTED, job)
         try:
-            value = await self._call(job)
+            if self.tracing is None:
+                value = await self._call(job)
+            else:
+                with self.tracing.processing(job):
+                    value = await self._call(job)
             outcome = Outcome(
                 job.id, self.worker_id, record.attempts, JobStatus.COMPLETED,
                 result=self.serializer.dumps(value),
@@ -299,7 +307,9 @@ class Worker:
             coroutine = run_in_process(handler.func, job, self._report_progress)
         else:
             loop = asyncio.get_running_loop()
-            coroutine = loop.run_in_executor(self._threads, handler.func, job)
+            # The thread runs in a copy of this task's context (its current span...).
+            context = contextvars.copy_context()
+            coroutine = loop.run_in_executor(self._threads, context.run, handler.func, job)
         try:
             async with asyncio.timeout(timeout) as deadline:
                 return await coroutine

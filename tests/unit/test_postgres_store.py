@@ -85,6 +85,7 @@ async def test_open_creates_everything_in_the_urls_schema(store: PostgresStore, 
         (2, "schedules"),
         (3, "workers"),
         (4, "counts"),
+        (5, "headers"),
     ]
     functions = admin(
         "SELECT proname FROM pg_proc WHERE pronamespace = %s::regnamespace", f'"{schema}"'
@@ -95,13 +96,13 @@ async def test_open_creates_everything_in_the_urls_schema(store: PostgresStore, 
 async def test_migrate_is_idempotent(url: str) -> None:
     first = await asyncio.to_thread(migrate, url)
     assert [(m.version, m.name) for m in first] == [
-        (1, "jobs"), (2, "schedules"), (3, "workers"), (4, "counts")
+        (1, "jobs"), (2, "schedules"), (3, "workers"), (4, "counts"), (5, "headers")
     ]  # fmt: skip
     assert await asyncio.to_thread(migrate, url) == []
     store = PostgresStore(url)
     await store.open()
     await store.close()
-    assert admin(f'SELECT count(*) FROM "{schema_of(url)}".migrations') == [(4,)]
+    assert admin(f'SELECT count(*) FROM "{schema_of(url)}".migrations') == [(5,)]
 
 
 def test_concurrent_openers_migrate_once(url: str) -> None:
@@ -120,7 +121,7 @@ def test_concurrent_openers_migrate_once(url: str) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(results) == [0, 0, 0, 0, 0, 4]  # type: ignore[type-var]
+    assert sorted(results) == [0, 0, 0, 0, 0, 5]  # type: ignore[type-var]
 
 
 async def test_a_newer_schema_is_refused(url: str) -> None:
@@ -490,8 +491,9 @@ async def test_the_counts_migration_counts_the_jobs_already_there(url: str) -> N
         await store.claim(["a"], 1, "w", 30.0)
         schema = schema_of(url)
         admin(f'DROP TABLE "{schema}".job_counts, "{schema}".job_count_changes')
-        admin(f'DELETE FROM "{schema}".migrations WHERE version = 4')
-        assert [m.version for m in await asyncio.to_thread(migrate, url)] == [4]
+        admin(f'ALTER TABLE "{schema}".jobs DROP COLUMN headers')
+        admin(f'DELETE FROM "{schema}".migrations WHERE version >= 4')
+        assert [m.version for m in await asyncio.to_thread(migrate, url)] == [4, 5]
         a, b = await store.stats("a"), await store.stats("b")
         assert (a.pending, a.processing, a.total, b.pending) == (2, 1, 3, 1)
     finally:

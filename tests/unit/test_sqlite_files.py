@@ -204,7 +204,7 @@ async def test_stats_come_from_counts_the_triggers_keep(tmp_path: Path) -> None:
 
 
 async def test_a_file_of_an_older_schema_gets_its_counts_from_its_rows(tmp_path: Path) -> None:
-    from conveyor.stores.sqlite.queries import INSERT
+    from conveyor.stores.sqlite.queries import COLUMNS
     from conveyor.stores.sqlite.schema import APPLICATION_ID, MIGRATIONS, statements
 
     path = tmp_path / "old.db"
@@ -216,7 +216,11 @@ async def test_a_file_of_an_older_schema_gets_its_counts_from_its_rows(tmp_path:
         conn.execute("PRAGMA user_version = 3")
         row = ["old1", "c", "a", b"1", "failed", 1, 3, 1.0, 30.0, None, 1.0, 1.0, None, 1,
                *[None] * 9, 0]  # fmt: skip
-        conn.execute(INSERT, row)
+        version_1_columns = COLUMNS.removesuffix(", headers")  # headers came in version 5
+        conn.execute(
+            f"INSERT INTO conveyor_jobs ({version_1_columns}) VALUES ({', '.join('?' * 24)})", row
+        )
     queue = create_queue(url=f"sqlite:///{path}", name="c")
     assert (await queue.get_stats()).failed == 1
+    assert (await queue.get_job("old1")).headers == {}  # type: ignore[union-attr]
     await queue.close()

@@ -58,6 +58,9 @@ class JobRecord:
     progress: float | None = None
     progress_message: str | None = None
     cancel_requested: bool = False
+    headers: str | None = None
+    """The job's message headers as a JSON object (with tracing on, the trace context
+    of its enqueue), or ``None``; set at enqueue, never changed."""
 
 
 @dataclass(frozen=True, slots=True)

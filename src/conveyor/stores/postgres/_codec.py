@@ -71,7 +71,7 @@ def record_params(records: Sequence[JobRecord], origin: str) -> Params:
             "retry_delay": float(r.retry_delay), "timeout": _seconds(r.timeout),
             "backoff": r.backoff, "created_at": float(r.created_at),
             "run_at": float(r.run_at), "scheduled_at": _seconds(r.scheduled_at),
-            "message": encode_events(origin, added),
+            "headers": r.headers, "message": encode_events(origin, added),
         }  # fmt: skip
     return {
         "messages": messages(origin, added),
@@ -88,6 +88,7 @@ def record_params(records: Sequence[JobRecord], origin: str) -> Params:
         "created_at": [float(r.created_at) for r in records],
         "run_at": [float(r.run_at) for r in records],
         "scheduled_at": [_seconds(r.scheduled_at) for r in records],
+        "headers": [r.headers for r in records],
     }
 
 

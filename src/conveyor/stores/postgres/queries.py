@@ -14,7 +14,7 @@ _FIELDS = (
     "id", "queue", "name", "payload", "status", "priority", "max_retries", "retry_delay",
     "timeout", "backoff", "created_at", "run_at", "scheduled_at", "attempts", "started_at",
     "completed_at", "worker_id", "lease_expires_at", "result", "error", "traceback",
-    "progress", "progress_message", "cancel_requested",
+    "progress", "progress_message", "cancel_requested", "headers",
 )  # fmt: skip
 _TIMES = {"created_at", "run_at", "scheduled_at", "started_at", "completed_at", "lease_expires_at"}
 COLUMNS = ", ".join(

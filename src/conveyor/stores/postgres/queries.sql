@@ -24,11 +24,12 @@ WITH counted AS (
     VALUES (%(queue)s, %(status)s, 1)
 )
 INSERT INTO {schema}.jobs (id, queue, name, payload, status, priority, max_retries,
-                           retry_delay, timeout, backoff, created_at, run_at, scheduled_at)
+                           retry_delay, timeout, backoff, created_at, run_at, scheduled_at,
+                           headers)
 VALUES (%(id)s, %(queue)s, %(name)s, %(payload)s, %(status)s, %(priority)s,
         %(max_retries)s, %(retry_delay)s, %(timeout)s, %(backoff)s,
         to_timestamp(%(created_at)s), to_timestamp(%(run_at)s),
-        to_timestamp(%(scheduled_at)s::float8))
+        to_timestamp(%(scheduled_at)s::float8), %(headers)s::text)
 RETURNING pg_notify(%(channel)s, %(message)s)
 
 -- name: enqueue_many
@@ -36,15 +37,18 @@ RETURNING pg_notify(%(channel)s, %(message)s)
 -- encoded and split by the caller, sent on commit.
 WITH added AS (
     INSERT INTO {schema}.jobs (id, queue, name, payload, status, priority, max_retries,
-                               retry_delay, timeout, backoff, created_at, run_at, scheduled_at)
+                               retry_delay, timeout, backoff, created_at, run_at, scheduled_at,
+                               headers)
     SELECT id, queue, name, payload, status, priority, max_retries, retry_delay, timeout,
-           backoff, to_timestamp(created_at), to_timestamp(run_at), to_timestamp(scheduled_at)
+           backoff, to_timestamp(created_at), to_timestamp(run_at), to_timestamp(scheduled_at),
+           headers
     FROM unnest(%(id)b::text[], %(queue)b::text[], %(name)b::text[], %(payload)b::bytea[],
                 %(status)b::text[], %(priority)b::int[], %(max_retries)b::int[],
                 %(retry_delay)b::float8[], %(timeout)b::float8[], %(backoff)b::text[],
-                %(created_at)b::float8[], %(run_at)b::float8[], %(scheduled_at)b::float8[])
+                %(created_at)b::float8[], %(run_at)b::float8[], %(scheduled_at)b::float8[],
+                %(headers)b::text[])
         AS r (id, queue, name, payload, status, priority, max_retries, retry_delay, timeout,
-              backoff, created_at, run_at, scheduled_at)
+              backoff, created_at, run_at, scheduled_at, headers)
     RETURNING queue, status
 ),
 moves AS (SELECT queue, NULL::text AS was, status AS now FROM added),

@@ -20,8 +20,9 @@ from ..base import JobRecord, Outcome
 
 Arg = str | bytes | int | float
 
-SPEC = ("id", "name", "retry_delay", "timeout", "backoff", "created_at", "scheduled_at")
-"""The fields of the ``spec`` line, in order; the payload follows the line."""
+SPEC = ("id", "name", "retry_delay", "timeout", "backoff", "created_at", "scheduled_at", "headers")
+"""The fields of the ``spec`` line, in order; the payload follows the line. Jobs
+stored before ``headers`` was added have one field less (read as ``None``)."""
 STATE = ("started_at", "completed_at", "worker_id", "lease_expires_at", "result", "error",
          "traceback", "progress", "progress_message", "cancel_requested")  # fmt: skip
 """Fields of a job's hash that are left out while ``None`` (or false)."""
@@ -95,7 +96,7 @@ def decode_pairs(pairs: Iterable[tuple[bytes, bytes]]) -> JobRecord:
     for field, raw in pairs:
         if field == b"spec":
             line, _, values["payload"] = raw.partition(b"\n")
-            values.update(zip(SPEC, json.loads(line), strict=True))
+            values.update(zip(SPEC, json.loads(line), strict=False))
         elif (known := _DECODE.get(field)) is not None:
             values[known[0]] = known[1](raw)
     return JobRecord(**values)

@@ -479,7 +479,7 @@ def _row(r: JobRecord) -> tuple[object, ...]:
         r.retry_delay, r.timeout, r.backoff, r.created_at, r.run_at, r.scheduled_at,
         r.attempts, r.started_at, r.completed_at, r.worker_id, r.lease_expires_at,
         r.result, r.error, r.traceback, r.progress, r.progress_message,
-        int(r.cancel_requested),
+        int(r.cancel_requested), r.headers,
     )  # fmt: skip
 
 

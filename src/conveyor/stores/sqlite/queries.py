@@ -3,12 +3,13 @@
 COLUMNS = (
     "id, queue, name, payload, status, priority, max_retries, retry_delay, timeout, backoff,"
     " created_at, run_at, scheduled_at, attempts, started_at, completed_at, worker_id,"
-    " lease_expires_at, result, error, traceback, progress, progress_message, cancel_requested"
+    " lease_expires_at, result, error, traceback, progress, progress_message, cancel_requested,"
+    " headers"
 )
 
 INSERT = f"""
 INSERT INTO conveyor_jobs ({COLUMNS})
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 # Scheduled jobs whose time has come become pending: claims then read only `ready`.

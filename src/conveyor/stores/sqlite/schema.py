@@ -99,6 +99,10 @@ MIGRATIONS: dict[int, str] = {
             ON CONFLICT (queue, status) DO UPDATE SET n = n + 1;
     END;
     """,
+    5: """
+    -- message headers (the trace context of the enqueue, with tracing on)
+    ALTER TABLE conveyor_jobs ADD COLUMN headers TEXT;
+    """,
 }
 LATEST_VERSION = max(MIGRATIONS)
 
