@@ -19,6 +19,7 @@ from conveyor import create_queue
 
 # Thousands of jobs a second: a log line each would be what the benchmark measures.
 logging.getLogger("conveyor.worker").setLevel(logging.WARNING)
+logging.getLogger("conveyor.queue").setLevel(logging.WARNING)
 
 queue = create_queue(
     workers=10,

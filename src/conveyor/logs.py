@@ -2,10 +2,14 @@
 
 The loggers are ``conveyor.worker``, ``conveyor.queue``, ``conveyor.scheduler``,
 ``conveyor.retention``, ``conveyor.stores.*`` and ``conveyor.cli``.
-Every attempt that ends logs one line (INFO; WARNING when a job failed for good) with the
-job's fields as ``extra``: ``job_id``, ``job_name``, ``queue``, ``attempt``, ``status``,
-``duration_ms``, and ``retry_in`` / ``error`` where they apply. :class:`JsonFormatter`
-writes each record as one JSON object, those fields included, for log pipelines.
+Every change of a job's status logs one line at INFO (WARNING when a job failed for
+good) with the job's fields as ``extra``: ``job_id``, ``job_name``, ``queue``,
+``attempt``, ``status`` (the new one), and ``duration_ms``, ``retry_in``, ``error``
+where they apply: enqueued (``conveyor.queue``; one line per ``enqueue_many`` call,
+with ``count``), started and ended attempts (``conveyor.worker``), and what users ask
+(cancel, retry, delete: ``conveyor.queue``; bulk operations one line with ``count``).
+:class:`JsonFormatter` writes each record as one JSON object, those fields included,
+for log pipelines.
 """
 
 from __future__ import annotations
@@ -17,8 +21,16 @@ from datetime import UTC, datetime
 from typing import Literal
 
 JOB_FIELDS = ("job_id", "job_name", "queue", "attempt", "status", "duration_ms", "retry_in",
-              "error")  # fmt: skip
+              "error", "count")  # fmt: skip
 """The ``extra`` fields of a job's log records."""
+
+
+def log_job(
+    logger: logging.Logger, message: str, *args: object, level: int = logging.INFO, **fields: object
+) -> None:
+    """Log one line about a job (or jobs) with ``fields`` (of :data:`JOB_FIELDS`) as extra."""
+    if logger.isEnabledFor(level):
+        logger.log(level, message, *args, extra=fields)
 
 
 class JsonFormatter(logging.Formatter):

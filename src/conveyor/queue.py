@@ -28,6 +28,7 @@ from .events import Callback, EventEmitter
 from .handlers import HandlerFunc, HandlerRegistry
 from .ids import new_job_ids
 from .job import Job, JobPriority, JobStatus, QueueStats
+from .logs import log_job
 from .retention import FOR_EVER, Pruner, Retention, check_retention
 from .retry import RetryDelay, check_seconds
 from .scheduler import Schedule, ScheduleInfo, Scheduler, check_missed
@@ -282,6 +283,7 @@ class Queue:
         else:
             # The jobs exist only once the caller commits: job:added comes from the store.
             await self.store.enqueue(records, connection=connection)
+        _log_enqueued(records, transactional=connection is not None)
         if self.metrics is not None:
             for record in records:
                 self.metrics.job_enqueued(record.queue, record.name)
@@ -454,22 +456,37 @@ class Queue:
 
     async def clear_completed(self) -> int:
         """Delete this queue's completed jobs; return how many were removed."""
-        return await self.store.clear_completed(self.name)
+        count = await self.store.clear_completed(self.name)
+        if count:
+            log_job(log, "%d completed job(s) of queue %r deleted", count, self.name,
+                    queue=self.name, count=count)  # fmt: skip
+        return count
 
     async def retry_job(self, job_id: str) -> bool:
         """Send a failed or cancelled job back to pending; False if it is neither."""
-        return await self.store.retry(job_id)
+        retried = await self.store.retry(job_id)
+        if retried:
+            log_job(log, "job %s sent back to pending", job_id, job_id=job_id,
+                    status=JobStatus.PENDING.value)  # fmt: skip
+        return retried
 
     async def cancel(self, job_id: str) -> bool:
         """Cancel a pending or scheduled job, or ask a running one to stop."""
         status = await self.store.cancel(job_id)
-        if status is JobStatus.PROCESSING and self._worker is not None:
-            self._worker.cancel_local(job_id)
+        if status is JobStatus.PROCESSING:
+            log_job(log, "job %s: its worker is asked to stop it", job_id, job_id=job_id)
+            if self._worker is not None:
+                self._worker.cancel_local(job_id)
+        elif status is not None:
+            log_job(log, "job %s cancelled", job_id, job_id=job_id, status=status.value)
         return status is not None
 
     async def delete_job(self, job_id: str) -> bool:
         """Delete a job that is not running; False if there is no such job or it runs."""
-        return await self.store.delete_job(job_id)
+        deleted = await self.store.delete_job(job_id)
+        if deleted:
+            log_job(log, "job %s deleted", job_id, job_id=job_id)
+        return deleted
 
     async def count_jobs(
         self,
@@ -501,7 +518,7 @@ class Queue:
         match = self._match(status, name, older_than)
         if match.status is JobStatus.PROCESSING:
             raise InvalidJobError("running jobs cannot be deleted; cancel them first")
-        return await _in_batches(self.store.delete_jobs, match, on_batch)
+        return await self._steer(self.store.delete_jobs, match, on_batch, "deleted")
 
     async def retry_jobs(
         self,
@@ -515,7 +532,7 @@ class Queue:
         match = self._match(status, name, older_than)
         if match.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
             raise InvalidJobError(f"only failed or cancelled jobs can be retried, not {status}")
-        return await _in_batches(self.store.retry_jobs, match, on_batch)
+        return await self._steer(self.store.retry_jobs, match, on_batch, "sent back to pending")
 
     async def cancel_jobs(
         self,
@@ -529,7 +546,20 @@ class Queue:
         match = self._match(status, name, older_than)
         if match.status not in (JobStatus.PENDING, JobStatus.SCHEDULED):
             raise InvalidJobError(f"only pending or scheduled jobs can be cancelled, not {status}")
-        return await _in_batches(self.store.cancel_jobs, match, on_batch)
+        return await self._steer(self.store.cancel_jobs, match, on_batch, "cancelled")
+
+    async def _steer(
+        self,
+        operation: Callable[[JobMatch, int], Awaitable[int]],
+        match: JobMatch,
+        on_batch: Callable[[int], object] | None,
+        done: str,
+    ) -> int:
+        count = await _in_batches(operation, match, on_batch)
+        if count:
+            log_job(log, "%d %s job(s) of queue %r %s", count, match.status.value, self.name,
+                    done, queue=self.name, count=count)  # fmt: skip
+        return count
 
     def _match(
         self, status: JobStatus | str, name: str | None, older_than: float | timedelta | None
@@ -670,6 +700,20 @@ class Queue:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+def _log_enqueued(records: Sequence[JobRecord], *, transactional: bool) -> None:
+    if not log.isEnabledFor(logging.INFO):
+        return
+    when = " (once the caller's transaction commits)" if transactional else ""
+    if len(records) == 1:
+        [r] = records
+        log_job(log, "job %s (%s) enqueued%s", r.id, r.name, when, job_id=r.id,
+                job_name=r.name, queue=r.queue, status=r.status.value)  # fmt: skip
+    else:
+        queue = records[0].queue
+        log_job(log, "%d jobs enqueued on queue %r%s", len(records), queue, when,
+                queue=queue, count=len(records))  # fmt: skip
 
 
 def create_queue(

@@ -39,6 +39,7 @@ from .errors import (
 from .events import EventEmitter
 from .handlers import Handler
 from .job import Job, JobConfig, JobStatus
+from .logs import log_job
 from .serializers import Serializer
 from .stores.base import JobRecord, Outcome, Store
 
@@ -271,6 +272,9 @@ class Worker:
         job._loop = asyncio.get_running_loop()
         if self.metrics is not None:
             self.metrics.job_started(job)
+        log_job(log, "job %s (%s) attempt %d started", job.id, job.name, job.attempts,
+                job_id=job.id, job_name=job.name, queue=job.queue, attempt=job.attempts,
+                status=JobStatus.PROCESSING.value)  # fmt: skip
         self.emitter.emit(events.JOB_STARTED, job)
         try:
             if self.tracing is None:
@@ -492,7 +496,7 @@ def _log_outcome(job: Job, outcome: Outcome, seconds: float) -> None:
     level = logging.WARNING if outcome.status is JobStatus.FAILED else logging.INFO
     if not log.isEnabledFor(level):
         return
-    fields = {
+    fields: dict[str, object] = {
         "job_id": job.id, "job_name": job.name, "queue": job.queue, "attempt": job.attempts,
         "status": outcome.status.value, "duration_ms": round(seconds * 1000, 3),
     }  # fmt: skip
@@ -506,7 +510,7 @@ def _log_outcome(job: Job, outcome: Outcome, seconds: float) -> None:
         message += ": %s"
         args += (outcome.error,)
         fields["error"] = outcome.error
-    log.log(level, message, *args, extra=fields)
+    log_job(log, message, *args, level=level, **fields)
 
 
 _EVENT_OF_STATUS = {

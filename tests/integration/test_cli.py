@@ -173,7 +173,7 @@ def test_schedules_list_pause_resume_remove(procs: Processes, tmp_path: Path, db
     assert empty.stdout.strip() == "no schedules"
 
 
-def test_worker_logs_a_json_line_per_finished_attempt(
+def test_worker_logs_a_json_line_per_started_and_finished_attempt(
     procs: Processes, tmp_path: Path, queue: Queue
 ) -> None:
     worker = procs.worker("worker", "--log-format", "json")
@@ -183,7 +183,11 @@ def test_worker_logs_a_json_line_per_finished_attempt(
     assert worker.wait(15) == 0
     lines = [json.loads(line) for line in worker.log().splitlines() if line.startswith("{")]
     assert any(" serving default with 4 job(s) at once" in line["message"] for line in lines)
-    (done,) = [line for line in lines if line.get("job_id") == job_id]
+    started, done = [line for line in lines if line.get("job_id") == job_id]
+    assert (started["status"], started["attempt"], started["job_name"]) == (
+        "processing", 1, "record"
+    )  # fmt: skip
+    assert started["message"] == f"job {job_id} (record) attempt 1 started"
     assert (done["level"], done["logger"], done["job_name"]) == (
         "INFO",
         "conveyor.worker",
