@@ -498,3 +498,15 @@ async def test_the_counts_migration_counts_the_jobs_already_there(url: str) -> N
         assert (a.pending, a.processing, a.total, b.pending) == (2, 1, 3, 1)
     finally:
         await store.close()
+
+
+async def test_more_statements_at_once_than_connections_all_get_one(url: str) -> None:
+    """Connections kept for the next statement go back to the pool while others wait."""
+    store = PostgresStore(f"{url}&pool_size=2")
+    try:
+        await store.open()
+        async with asyncio.timeout(4):  # under the pool's 5 s wait for a connection
+            await asyncio.gather(*(store.enqueue([new_record("q")]) for _ in range(20)))
+        assert (await store.stats("q")).pending == 20
+    finally:
+        await store.close()

@@ -35,6 +35,8 @@ class Loaned:
 
     pool: AsyncConnectionPool[AsyncConnection]
     idle: list[AsyncConnection] = field(default_factory=list)
+    waiting: int = 0
+    """Statements waiting for the pool to hand them a connection."""
 
     async def give_back(self) -> None:
         """Return every waiting connection to the pool."""
@@ -95,15 +97,21 @@ class LoopPools:
         else:
             if loaned.pool.closed:
                 await loaned.pool.open()
-            conn = await _checkout(loaned.pool)
+            loaned.waiting += 1
+            try:
+                conn = await _checkout(loaned.pool)
+            finally:
+                loaned.waiting -= 1
         fine = False
         try:
             yield conn
             fine = conn.pgconn.transaction_status == TransactionStatus.IDLE
         finally:
-            if fine:
+            # Kept for the next statement, unless others wait for the pool: every
+            # connection is out, and only the pool can hand them one.
+            if fine and not loaned.waiting:
                 loaned.idle.append(conn)
-            else:  # the pool rolls back, checks or replaces it
+            else:  # the pool passes it on, or rolls back, checks or replaces it
                 await loaned.pool.putconn(conn)
 
     def check_soon(self) -> None:
