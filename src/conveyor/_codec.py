@@ -83,6 +83,24 @@ def _check_retry_delay(value: object, *, allow_callable: bool) -> dict[str, Any]
     return {"retry_delay": check_seconds(value, "retry_delay")}
 
 
+MAX_KEY_LENGTH = 512
+"""The longest unique key, in characters."""
+
+
+def check_unique(key: object, unique_for: object, now: float) -> tuple[str, float | None]:
+    """Check ``enqueue(key=..., unique_for=...)``; return the key and its ``unique_until``."""
+    if key is None:
+        raise InvalidJobError("unique_for needs a key: enqueue(..., key=..., unique_for=...)")
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH or "\x00" in key:
+        raise InvalidJobError(
+            f"key must be a non-empty string of at most {MAX_KEY_LENGTH} characters"
+            f" (no NUL), got {key!r}"
+        )
+    if unique_for is None:
+        return key, None
+    return key, now + check_seconds(unique_for, "unique_for", allow_zero=False)
+
+
 def check_start_time(scheduled_at: object, delay: object, now: float) -> tuple[float, float | None]:
     """Return ``(run_at, scheduled_at)`` in epoch seconds from the user's options."""
     if scheduled_at is not None and delay is not None:

@@ -11,7 +11,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import events
-from ._codec import Options, build_record, check_name, check_options, check_start_time
+from ._codec import (
+    Options,
+    build_record,
+    check_name,
+    check_options,
+    check_start_time,
+    check_unique,
+)
 from ._codec import record_to_job as _record_to_job
 from ._remote import RemoteEventBridge
 from .clock import Clock
@@ -174,6 +181,8 @@ class Queue:
         priority: JobPriority | int | None = None,
         scheduled_at: datetime | float | None = None,
         queue: str | None = None,
+        key: str | None = None,
+        unique_for: float | timedelta | None = None,
         connection: Any = None,
         **more: Any,
     ) -> str:
@@ -185,12 +194,19 @@ class Queue:
         named queue on the same store). ``connection`` (PostgreSQL): the application's
         own connection, in an open transaction; the job exists if and only if that
         transaction commits.
+
+        ``key`` makes the job unique in its queue: while a job enqueued with the same key
+        is pending, scheduled or running (and, with ``unique_for``, until that long after
+        it was enqueued, even once finished), this returns that job's id and adds none.
         """
         raw = _given(max_retries=max_retries, retry_delay=retry_delay, timeout=timeout,
                      priority=priority, scheduled_at=scheduled_at, queue=queue, **more)  # fmt: skip
         record = self._build(name, payload, raw, where=f"enqueue of {name!r}")
-        await self._store_new([record], connection)
-        return record.id
+        if key is None and unique_for is None:
+            await self._store_new([record], connection)
+            return record.id
+        record.unique_key, record.unique_until = check_unique(key, unique_for, record.created_at)
+        return await self._store_new([record], connection, unique=True)
 
     async def schedule(
         self, /, name: str, payload: Any, delay: float | timedelta, **config: Any
@@ -269,26 +285,39 @@ class Queue:
             self.tracing = Tracing(tracer_provider)
         return self.tracing
 
-    async def _store_new(self, records: list[JobRecord], connection: Any) -> None:
+    async def _store_new(
+        self, records: list[JobRecord], connection: Any, *, unique: bool = False
+    ) -> str:
+        """Store new jobs; return the first one's id (a unique key's holder's, if taken)."""
         if self.tracing is not None:
             with self.tracing.sending(records):
-                await self._write_new(records, connection)
-        else:
-            await self._write_new(records, connection)
+                return await self._write_new(records, connection, unique)
+        return await self._write_new(records, connection, unique)
 
-    async def _write_new(self, records: list[JobRecord], connection: Any) -> None:
-        if connection is None:
+    async def _write_new(self, records: list[JobRecord], connection: Any, unique: bool) -> str:
+        if unique:
+            [record] = records
+            holder = await self.store.enqueue_unique(record, connection=connection)
+            if holder != record.id:
+                log_job(log, "job %s (%s) not added: job %s holds key %r", record.id,
+                        record.name, holder, record.unique_key, job_id=holder,
+                        job_name=record.name, queue=record.queue)  # fmt: skip
+                return holder
+        elif connection is None:
             await self.store.enqueue(records)
-            self._announce_added(records)
         else:
-            # The jobs exist only once the caller commits: job:added comes from the store.
             await self.store.enqueue(records, connection=connection)
+        if connection is None:
+            self._announce_added(records)
+        # With a connection the jobs exist once the caller commits: job:added comes from
+        # the store then.
         _log_enqueued(records, transactional=connection is not None)
         if self.metrics is not None:
             for record in records:
                 self.metrics.job_enqueued(record.queue, record.name)
         if self._after_enqueue is not None:
             await self._after_enqueue()
+        return records[0].id
 
     def _build_spec(self, index: int, spec: JobSpec) -> JobRecord:
         if isinstance(spec, Mapping):
@@ -302,6 +331,10 @@ class Queue:
             raise InvalidJobError(
                 f"enqueue_many item {index} must be (name, payload), (name, payload, options)"
                 f" or a mapping with 'name', got {spec!r}"
+            )
+        if "key" in options or "unique_for" in options:
+            raise InvalidJobError(
+                f"enqueue_many item {index}: unique keys are for enqueue(), one job at a time"
             )
         return self._build(name, payload, options, where=f"enqueue_many item {index}")
 

@@ -86,6 +86,7 @@ async def test_open_creates_everything_in_the_urls_schema(store: PostgresStore, 
         (3, "workers"),
         (4, "counts"),
         (5, "headers"),
+        (6, "unique_keys"),
     ]
     functions = admin(
         "SELECT proname FROM pg_proc WHERE pronamespace = %s::regnamespace", f'"{schema}"'
@@ -96,13 +97,14 @@ async def test_open_creates_everything_in_the_urls_schema(store: PostgresStore, 
 async def test_migrate_is_idempotent(url: str) -> None:
     first = await asyncio.to_thread(migrate, url)
     assert [(m.version, m.name) for m in first] == [
-        (1, "jobs"), (2, "schedules"), (3, "workers"), (4, "counts"), (5, "headers")
+        (1, "jobs"), (2, "schedules"), (3, "workers"), (4, "counts"), (5, "headers"),
+        (6, "unique_keys"),
     ]  # fmt: skip
     assert await asyncio.to_thread(migrate, url) == []
     store = PostgresStore(url)
     await store.open()
     await store.close()
-    assert admin(f'SELECT count(*) FROM "{schema_of(url)}".migrations') == [(5,)]
+    assert admin(f'SELECT count(*) FROM "{schema_of(url)}".migrations') == [(6,)]
 
 
 def test_concurrent_openers_migrate_once(url: str) -> None:
@@ -121,7 +123,7 @@ def test_concurrent_openers_migrate_once(url: str) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(results) == [0, 0, 0, 0, 0, 5]  # type: ignore[type-var]
+    assert sorted(results) == [0, 0, 0, 0, 0, 6]  # type: ignore[type-var]
 
 
 async def test_a_newer_schema_is_refused(url: str) -> None:
@@ -337,10 +339,12 @@ PLAN_PARAMS = {
     "id": "x", "ids": ["x"], "queue": "q", "queues": ["q"], "status": "pending", "limit": 10,
     "offset": 0, "worker": "w", "lease": 30.0, "percent": 1.0, "message": None,
     "channel": "c", "origin": "o", "name": "n", "skip_names": ["s"], "before": 1.0,
+    "unique_key": "k",
 }  # fmt: skip
 STATEMENTS = ["claim", "renew", "settle", "recover_expired", "cancel", "retry", "set_progress",
               "get", "list_jobs", "clear_completed", "next_due", "count_matching",
-              "delete_matching", "retry_matching", "cancel_matching", "delete_job"]  # fmt: skip
+              "delete_matching", "retry_matching", "cancel_matching", "delete_job",
+              "key_holder"]  # fmt: skip
 BULK = {"count_matching", "delete_matching", "retry_matching", "cancel_matching"}
 
 
@@ -413,6 +417,7 @@ def test_every_statement_is_checked() -> None:
     # The workers table holds a row per worker process: a few rows, read whole.
     checked |= {"beat_worker", "list_workers", "forget_worker"}
     checked |= {"stats", "fold_counts"}  # test_stats_read_the_kept_counts_not_the_jobs
+    checked |= {"lock_key"}  # an advisory lock: no table
     assert checked == set(q.Queries.__slots__)
 
 
@@ -491,9 +496,12 @@ async def test_the_counts_migration_counts_the_jobs_already_there(url: str) -> N
         await store.claim(["a"], 1, "w", 30.0)
         schema = schema_of(url)
         admin(f'DROP TABLE "{schema}".job_counts, "{schema}".job_count_changes')
-        admin(f'ALTER TABLE "{schema}".jobs DROP COLUMN headers')
+        admin(
+            f'ALTER TABLE "{schema}".jobs DROP COLUMN headers, DROP COLUMN unique_key,'
+            " DROP COLUMN unique_until"
+        )
         admin(f'DELETE FROM "{schema}".migrations WHERE version >= 4')
-        assert [m.version for m in await asyncio.to_thread(migrate, url)] == [4, 5]
+        assert [m.version for m in await asyncio.to_thread(migrate, url)] == [4, 5, 6]
         a, b = await store.stats("a"), await store.stats("b")
         assert (a.pending, a.processing, a.total, b.pending) == (2, 1, 3, 1)
     finally:

@@ -61,6 +61,18 @@ class JobRecord:
     headers: str | None = None
     """The job's message headers as a JSON object (with tracing on, the trace context
     of its enqueue), or ``None``; set at enqueue, never changed."""
+    unique_key: str | None = None
+    """The job's uniqueness key in its queue (``enqueue(key=...)``), or ``None``."""
+    unique_until: float | None = None
+    """Until when (epoch seconds) the key stays taken even once the job finished."""
+
+    def holds_key(self, now: float) -> bool:
+        """Say whether this job still holds its key: waiting, running, or in its period."""
+        if self.unique_key is None:
+            return False
+        if not self.status.is_finished:
+            return True
+        return self.unique_until is not None and self.unique_until > now
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +193,17 @@ class Store(Protocol):
         With ``connection`` (only where ``capabilities.transactional_enqueue``), insert
         them through the application's own database connection, inside its open
         transaction: they exist if and only if that transaction commits.
+        """
+        ...
+
+    async def enqueue_unique(self, record: JobRecord, connection: Any = None) -> str:
+        """Store ``record`` unless a job of its queue holds its ``unique_key``.
+
+        Returns the id of the job that holds the key afterwards: ``record.id`` if it was
+        stored, the other job's otherwise. Atomic: of several processes enqueuing the same
+        key at once, one stores its job and the others get its id. A job holds its key
+        while pending, scheduled or processing, and until its ``unique_until``.
+        ``connection`` as for :meth:`enqueue`.
         """
         ...
 

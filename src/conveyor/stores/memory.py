@@ -42,6 +42,8 @@ class MemoryStore:
         self.remote_events = RemoteEvents()
         self._lock = threading.Lock()
         self._jobs: dict[str, JobRecord] = {}
+        self._keys: dict[tuple[str, str | None], str] = {}
+        """The job that last took each (queue, unique key)."""
         self._ready: dict[str, list[tuple[int, float, str]]] = defaultdict(list)
         self._delayed: dict[str, list[tuple[float, str]]] = defaultdict(list)
         self._schedules: dict[tuple[str, str], ScheduleRecord] = {}
@@ -61,6 +63,20 @@ class MemoryStore:
                 self._jobs[record.id] = dataclasses.replace(record)
                 self._index(record)
         self.changes.fire()
+
+    async def enqueue_unique(self, record: JobRecord, connection: object = None) -> str:
+        """Store a copy of ``record`` unless a job of its queue holds its key."""
+        refuse_connection(connection, self.url)
+        with self._lock:
+            holder = self._keys.get((record.queue, record.unique_key))
+            held = self._jobs.get(holder) if holder is not None else None
+            if held is not None and held.holds_key(self.clock.now()):
+                return held.id
+            self._jobs[record.id] = dataclasses.replace(record)
+            self._keys[record.queue, record.unique_key] = record.id
+            self._index(record)
+        self.changes.fire()
+        return record.id
 
     def _index(self, record: JobRecord) -> None:
         if record.status is JobStatus.PENDING:

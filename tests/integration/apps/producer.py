@@ -5,7 +5,7 @@ with ``queue.sync`` (as a Flask or Django app would), each thread one job per
 "request" with a short pause between requests, then writes the ids to IDS_FILE (one a
 line) and prints ``produced COUNT AT`` (AT: ``time.monotonic()`` when it finished). It
 registers no handlers: a producer-only process may enqueue any job name. The store is
-``CONVEYOR_URL``.
+``CONVEYOR_URL``; with ``IT_KEY`` set, every job is enqueued with that unique key.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ def main() -> int:
     if not os.environ.get("CONVEYOR_URL"):
         raise RuntimeError("the producer needs CONVEYOR_URL")
     queue = create_queue()
+    key = os.environ.get("IT_KEY")
     ids: list[str] = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -33,7 +34,7 @@ def main() -> int:
         for _ in range(share):
             # One "request": a failed enqueue is an error answer, the next request goes on.
             try:
-                job_id = queue.sync.enqueue("record", {"max_sleep": 0.002})
+                job_id = queue.sync.enqueue("record", {"max_sleep": 0.002}, key=key)
             except Exception as exc:
                 with lock:
                     errors.append(f"{type(exc).__module__}.{type(exc).__name__}: {exc}")

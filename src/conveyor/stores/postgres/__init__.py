@@ -40,7 +40,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import psycopg
 
@@ -210,6 +210,25 @@ class PostgresStore:
             return
         await self.open()  # the schema must exist before the application's transaction
         await _enqueue_on(connection, query, params)
+
+    async def enqueue_unique(self, record: JobRecord, connection: Any = None) -> str:
+        """Insert ``record`` unless a job of its queue holds its key (advisory-locked)."""
+        origin = self.remote_events.origin if connection is None else ANONYMOUS_ORIGIN
+        params = {"channel": self._settings.channel, **record_params([record], origin)}
+        steps = (self._q.lock_key, self._q.key_holder, self._q.enqueue_one)
+        if connection is not None:
+            await self.open()
+            return await _enqueue_unique_on(connection, steps, params)
+        if not self._opened:
+            await self.open()
+        try:
+            async with self._pools.connection() as conn, conn.transaction():
+                holder = await _enqueue_unique_async(conn, steps, params)
+        except psycopg.Error as exc:
+            raise self._failed(exc) from None
+        if holder == record.id:
+            self.changes.fire()
+        return holder
 
     async def claim(
         self, queues: Sequence[str], limit: int, worker_id: str, lease: float
@@ -462,6 +481,37 @@ class _RemoteEvents(RemoteEvents):
         self._on_subscribe()
 
 
+async def _enqueue_unique_async(conn: Any, steps: tuple[bytes, ...], params: Params) -> str:
+    """Lock the key, look for its holder, insert if none; return the holder's id."""
+    lock, find, insert = steps
+    await conn.execute(lock, params)
+    holder = await (await conn.execute(find, params)).fetchone()
+    if holder is not None:
+        return str(holder[0])
+    await conn.execute(insert, params)
+    return str(params["id"])
+
+
+def _enqueue_unique_blocking(conn: Any, steps: tuple[bytes, ...], params: Params) -> str:
+    """:func:`_enqueue_unique_async` on a blocking connection."""
+    lock, find, insert = steps
+    conn.execute(lock, params)
+    holder = conn.execute(find, params).fetchone()
+    if holder is not None:
+        return str(holder[0])
+    conn.execute(insert, params)
+    return str(params["id"])
+
+
+async def _enqueue_unique_on(connection: object, steps: tuple[bytes, ...], params: Params) -> str:
+    """Enqueue a keyed job on the application's connection, in its transaction."""
+    if isinstance(connection, psycopg.AsyncConnection):
+        return await _enqueue_unique_async(connection, steps, params)
+    if isinstance(connection, psycopg.Connection):
+        return await asyncio.to_thread(_enqueue_unique_blocking, connection, steps, params)
+    return _refuse(connection)
+
+
 async def _enqueue_on(connection: object, query: bytes, params: Params) -> None:
     """Run the enqueue statement on the application's connection, in its transaction."""
     if isinstance(connection, psycopg.AsyncConnection):
@@ -470,8 +520,12 @@ async def _enqueue_on(connection: object, query: bytes, params: Params) -> None:
         # A blocking connection: its statement must not hold up the event loop.
         await asyncio.to_thread(connection.execute, query, params)
     else:
-        kind = type(connection)
-        raise ConfigurationError(
-            "enqueue(connection=...) takes the application's psycopg Connection or"
-            f" AsyncConnection, inside its transaction; got {kind.__module__}.{kind.__qualname__}"
-        )
+        _refuse(connection)
+
+
+def _refuse(connection: object) -> NoReturn:
+    kind = type(connection)
+    raise ConfigurationError(
+        "enqueue(connection=...) takes the application's psycopg Connection or"
+        f" AsyncConnection, inside its transaction; got {kind.__module__}.{kind.__qualname__}"
+    )

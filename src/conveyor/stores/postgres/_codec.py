@@ -71,7 +71,8 @@ def record_params(records: Sequence[JobRecord], origin: str) -> Params:
             "retry_delay": float(r.retry_delay), "timeout": _seconds(r.timeout),
             "backoff": r.backoff, "created_at": float(r.created_at),
             "run_at": float(r.run_at), "scheduled_at": _seconds(r.scheduled_at),
-            "headers": r.headers, "message": encode_events(origin, added),
+            "headers": r.headers, "unique_key": r.unique_key,
+            "unique_until": _seconds(r.unique_until), "message": encode_events(origin, added),
         }  # fmt: skip
     return {
         "messages": messages(origin, added),

@@ -14,9 +14,10 @@ _FIELDS = (
     "id", "queue", "name", "payload", "status", "priority", "max_retries", "retry_delay",
     "timeout", "backoff", "created_at", "run_at", "scheduled_at", "attempts", "started_at",
     "completed_at", "worker_id", "lease_expires_at", "result", "error", "traceback",
-    "progress", "progress_message", "cancel_requested", "headers",
+    "progress", "progress_message", "cancel_requested", "headers", "unique_key", "unique_until",
 )  # fmt: skip
-_TIMES = {"created_at", "run_at", "scheduled_at", "started_at", "completed_at", "lease_expires_at"}
+_TIMES = {"created_at", "run_at", "scheduled_at", "started_at", "completed_at", "lease_expires_at",
+          "unique_until"}  # fmt: skip
 COLUMNS = ", ".join(
     f"extract(epoch FROM j.{f})::float8 AS {f}" if f in _TIMES else f"j.{f}" for f in _FIELDS
 )
@@ -71,6 +72,8 @@ class Queries:
     list_jobs: bytes
     stats: bytes
     fold_counts: bytes
+    lock_key: bytes
+    key_holder: bytes
     clear_completed: bytes
     next_due: bytes
     save_schedules: bytes

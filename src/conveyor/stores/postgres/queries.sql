@@ -25,11 +25,12 @@ WITH counted AS (
 )
 INSERT INTO {schema}.jobs (id, queue, name, payload, status, priority, max_retries,
                            retry_delay, timeout, backoff, created_at, run_at, scheduled_at,
-                           headers)
+                           headers, unique_key, unique_until)
 VALUES (%(id)s, %(queue)s, %(name)s, %(payload)s, %(status)s, %(priority)s,
         %(max_retries)s, %(retry_delay)s, %(timeout)s, %(backoff)s,
         to_timestamp(%(created_at)s), to_timestamp(%(run_at)s),
-        to_timestamp(%(scheduled_at)s::float8), %(headers)s::text)
+        to_timestamp(%(scheduled_at)s::float8), %(headers)s::text, %(unique_key)s::text,
+        to_timestamp(%(unique_until)s::float8))
 RETURNING pg_notify(%(channel)s, %(message)s)
 
 -- name: enqueue_many
@@ -38,10 +39,10 @@ RETURNING pg_notify(%(channel)s, %(message)s)
 WITH added AS (
     INSERT INTO {schema}.jobs (id, queue, name, payload, status, priority, max_retries,
                                retry_delay, timeout, backoff, created_at, run_at, scheduled_at,
-                               headers)
+                               headers, unique_key, unique_until)
     SELECT id, queue, name, payload, status, priority, max_retries, retry_delay, timeout,
            backoff, to_timestamp(created_at), to_timestamp(run_at), to_timestamp(scheduled_at),
-           headers
+           headers, NULL, NULL
     FROM unnest(%(id)b::text[], %(queue)b::text[], %(name)b::text[], %(payload)b::bytea[],
                 %(status)b::text[], %(priority)b::int[], %(max_retries)b::int[],
                 %(retry_delay)b::float8[], %(timeout)b::float8[], %(backoff)b::text[],
@@ -54,6 +55,17 @@ WITH added AS (
 moves AS (SELECT queue, NULL::text AS was, status AS now FROM added),
 {counted}
 SELECT pg_notify(%(channel)s, message) FROM unnest(%(messages)b::text[]) AS message
+
+-- name: lock_key
+-- Serialises the enqueues of one unique key until their transaction ends; key_holder
+-- then runs as a statement of its own, so that its snapshot sees the last one's job.
+SELECT pg_advisory_xact_lock(hashtext(%(queue)s), hashtext(%(unique_key)s))
+
+-- name: key_holder
+SELECT id FROM {schema}.jobs
+WHERE queue = %(queue)s AND unique_key = %(unique_key)s
+  AND (status IN ('pending', 'scheduled', 'processing') OR unique_until > now())
+LIMIT 1
 
 -- name: claim
 -- Up to `limit` jobs of each queue are locked (ready ones by priority then age, due

@@ -341,6 +341,16 @@ class RedisStore:
         await self._run(lua.ENQUEUE, args)
         self.changes.fire()
 
+    async def enqueue_unique(self, record: JobRecord, connection: object = None) -> str:
+        """Store ``record`` unless a job of its queue holds its key (one script call)."""
+        refuse_connection(connection, self.url)
+        assert record.unique_key is not None
+        args: list[Arg] = [self._origin, record.unique_key, *record_args(record)]
+        holder = text(await self._run(lua.ENQUEUE_UNIQUE, args))
+        if holder == record.id:
+            self.changes.fire()
+        return holder
+
     async def claim(
         self, queues: Sequence[str], limit: int, worker_id: str, lease: float
     ) -> list[JobRecord]:

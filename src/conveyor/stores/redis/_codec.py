@@ -24,7 +24,8 @@ SPEC = ("id", "name", "retry_delay", "timeout", "backoff", "created_at", "schedu
 """The fields of the ``spec`` line, in order; the payload follows the line. Jobs
 stored before ``headers`` was added have one field less (read as ``None``)."""
 STATE = ("started_at", "completed_at", "worker_id", "lease_expires_at", "result", "error",
-         "traceback", "progress", "progress_message", "cancel_requested")  # fmt: skip
+         "traceback", "progress", "progress_message", "unique_key", "unique_until",
+         "cancel_requested")  # fmt: skip
 """Fields of a job's hash that are left out while ``None`` (or false)."""
 
 
@@ -44,8 +45,8 @@ def _status(raw: bytes) -> JobStatus:
     return JobStatus(raw.decode())
 
 
-_TEXT = ("queue", "worker_id", "error", "traceback", "progress_message")
-_FLOAT = ("run_at", "started_at", "completed_at", "lease_expires_at", "progress")
+_TEXT = ("queue", "worker_id", "error", "traceback", "progress_message", "unique_key")
+_FLOAT = ("run_at", "started_at", "completed_at", "lease_expires_at", "progress", "unique_until")
 _INT = ("priority", "max_retries", "attempts")
 _DECODE: dict[bytes, tuple[str, Callable[[bytes], Any]]] = {
     **{name.encode(): (name, _text) for name in _TEXT},

@@ -35,6 +35,7 @@ class Script:
 
 
 ENQUEUE = Script("enqueue")
+ENQUEUE_UNIQUE = Script("enqueue_unique")
 CLAIM = Script("claim")
 RENEW = Script("renew")
 SETTLE = Script("settle")
@@ -53,6 +54,6 @@ PEEK = Script("peek")
 STEER = Script("steer")
 WORKER_BEAT = Script("worker_beat")
 WORKER_LIST = Script("worker_list")
-ALL = (ENQUEUE, CLAIM, RENEW, SETTLE, RECOVER, CANCEL, RETRY, PROGRESS, LIST, STATS, CLEAR,
-       NEXT_DUE, SCHEDULE_SAVE, SCHEDULE_FIRE, SCHEDULE_PAUSE, PEEK, STEER, WORKER_BEAT,
-       WORKER_LIST)  # fmt: skip
+ALL = (ENQUEUE, ENQUEUE_UNIQUE, CLAIM, RENEW, SETTLE, RECOVER, CANCEL, RETRY, PROGRESS, LIST,
+       STATS, CLEAR, NEXT_DUE, SCHEDULE_SAVE, SCHEDULE_FIRE, SCHEDULE_PAUSE, PEEK, STEER,
+       WORKER_BEAT, WORKER_LIST)  # fmt: skip

@@ -201,6 +201,20 @@ class SQLiteStore:
         # the writer's cached statement while it may be running the next batch.
         await self._write(BulkInsert(q.INSERT, [_row(r) for r in records]))
 
+    async def enqueue_unique(self, record: JobRecord, connection: object = None) -> str:
+        """Insert ``record`` unless a job of its queue holds its key (one transaction)."""
+        refuse_connection(connection, self.url)
+        row, key = _row(record), (record.queue, record.unique_key, self.clock.now())
+
+        def operation(conn: sqlite3.Connection) -> str:
+            holder = conn.execute(q.KEY_HOLDER, key).fetchone()
+            if holder is not None:
+                return str(holder[0])
+            conn.execute(q.INSERT, row)
+            return record.id
+
+        return await self._write(operation)
+
     async def claim(
         self, queues: Sequence[str], limit: int, worker_id: str, lease: float
     ) -> list[JobRecord]:
@@ -479,7 +493,7 @@ def _row(r: JobRecord) -> tuple[object, ...]:
         r.retry_delay, r.timeout, r.backoff, r.created_at, r.run_at, r.scheduled_at,
         r.attempts, r.started_at, r.completed_at, r.worker_id, r.lease_expires_at,
         r.result, r.error, r.traceback, r.progress, r.progress_message,
-        int(r.cancel_requested), r.headers,
+        int(r.cancel_requested), r.headers, r.unique_key, r.unique_until,
     )  # fmt: skip
 
 

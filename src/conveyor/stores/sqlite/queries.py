@@ -4,12 +4,20 @@ COLUMNS = (
     "id, queue, name, payload, status, priority, max_retries, retry_delay, timeout, backoff,"
     " created_at, run_at, scheduled_at, attempts, started_at, completed_at, worker_id,"
     " lease_expires_at, result, error, traceback, progress, progress_message, cancel_requested,"
-    " headers"
+    " headers, unique_key, unique_until"
 )
 
 INSERT = f"""
 INSERT INTO conveyor_jobs ({COLUMNS})
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+# The job that holds a unique key of a queue, if one does (read through conveyor_jobs_keys).
+KEY_HOLDER = """
+SELECT id FROM conveyor_jobs
+WHERE queue = ? AND unique_key = ?
+  AND (status IN ('pending', 'scheduled', 'processing') OR unique_until > ?)
+LIMIT 1
 """
 
 # Scheduled jobs whose time has come become pending: claims then read only `ready`.

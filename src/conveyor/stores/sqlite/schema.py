@@ -103,6 +103,13 @@ MIGRATIONS: dict[int, str] = {
     -- message headers (the trace context of the enqueue, with tracing on)
     ALTER TABLE conveyor_jobs ADD COLUMN headers TEXT;
     """,
+    6: """
+    -- unique jobs: the key a job holds in its queue, and until when once it finished
+    ALTER TABLE conveyor_jobs ADD COLUMN unique_key TEXT;
+    ALTER TABLE conveyor_jobs ADD COLUMN unique_until REAL;
+    CREATE INDEX conveyor_jobs_keys ON conveyor_jobs (queue, unique_key)
+        WHERE unique_key IS NOT NULL;
+    """,
 }
 LATEST_VERSION = max(MIGRATIONS)
 
