@@ -9,6 +9,7 @@ import pytest
 from it_support import Processes
 
 from conveyor import Queue, create_queue
+from servers import POSTGRES, REDIS, namespace_on
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -22,6 +23,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def db_url(tmp_path: Path) -> str:
     """A SQLite URL for a fresh file in the test's folder (absolute path)."""
     return f"sqlite:///{tmp_path / 'jobs.db'}"
+
+
+@pytest.fixture(params=["sqlite", "redis", "postgres"])
+def shared_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A store processes share: a SQLite file, or a namespace on Redis or PostgreSQL.
+
+    A module runs its tests on each by defining ``db_url`` as this.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'jobs.db'}"
+        return
+    with namespace_on(REDIS if request.param == "redis" else POSTGRES) as url:
+        yield url
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from __future__ import annotations
 import signal
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,6 @@ from it_support import Child, Processes, wait_for
 from private_servers import PrivatePostgres, PrivateRedis, pause
 
 from conveyor import BackendUnavailableError, JobStatus, Queue, create_queue
-from servers import POSTGRES, REDIS, namespace_on
 
 pytestmark = pytest.mark.slow
 
@@ -29,14 +28,10 @@ JOBS = 2_000
 KILLS = 6
 
 
-@pytest.fixture(params=["sqlite", "redis", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The shared store under test: a SQLite file, or a namespace on Redis/PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'jobs.db'}"
-        return
-    with namespace_on(REDIS if request.param == "redis" else POSTGRES) as url:
-        yield url
+@pytest.fixture
+def db_url(shared_store_url: str) -> str:
+    """Each test runs on each shared store: a SQLite file, Redis, PostgreSQL."""
+    return shared_store_url
 
 
 def read_runs(path: Path) -> tuple[dict[str, list[int]], dict[str, list[int]]]:

@@ -7,28 +7,22 @@ from __future__ import annotations
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from it_support import Processes, wait_for
 
 from conveyor import JobStatus, Queue
-from servers import POSTGRES, REDIS, namespace_on
 
 pytestmark = pytest.mark.slow
 
 TICKS = 10
 
 
-@pytest.fixture(params=["sqlite", "redis", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The shared store under test: a SQLite file, or a namespace on Redis/PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'jobs.db'}"
-        return
-    with namespace_on(REDIS if request.param == "redis" else POSTGRES) as url:
-        yield url
+@pytest.fixture
+def db_url(shared_store_url: str) -> str:
+    """Each test runs on each shared store: a SQLite file, Redis, PostgreSQL."""
+    return shared_store_url
 
 
 def ledger_ticks(path: Path) -> list[tuple[float, int]]:

@@ -4,28 +4,22 @@ the same key a thousand times each on one shared store, and one job exists."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from it_support import APPS, Processes
 
 from conveyor import Queue
-from servers import POSTGRES, REDIS, namespace_on
 
 pytestmark = pytest.mark.slow
 
 EACH = 1000
 
 
-@pytest.fixture(params=["sqlite", "redis", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The shared store under test: a SQLite file, or a namespace on Redis/PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'jobs.db'}"
-        return
-    with namespace_on(REDIS if request.param == "redis" else POSTGRES) as url:
-        yield url
+@pytest.fixture
+def db_url(shared_store_url: str) -> str:
+    """Each test runs on each shared store: a SQLite file, Redis, PostgreSQL."""
+    return shared_store_url
 
 
 def test_two_processes_enqueuing_one_key_a_thousand_times_each_make_one_job(
