@@ -404,10 +404,11 @@ class Bench:
         for version in sorted(MIGRATIONS):  # conveyor's schema, every migration
             conn.executescript(MIGRATIONS[version])  # (its triggers count what it inserts)
         now = time.time()
-        # the 24 columns of conveyor's INSERT: a pending job, the optional fields empty
+        # the columns of conveyor's INSERT: a pending job, the optional fields empty
+        later_columns = [None] * (CONVEYOR_INSERT.count("?") - 24)  # added after version 1
         rows = [
             (f"{i:026d}", "bench", "noop", b'{"tag":%d}' % i, "pending", 1, 3, 1.0, 30.0, None,
-             now, now, None, 0, *[None] * 9, 0)
+             now, now, None, 0, *[None] * 9, 0, *later_columns)
             for i in range(self.a.n)
         ]  # fmt: skip
         t0 = time.perf_counter()
