@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -58,6 +59,8 @@ DEFAULT_URL = "sqlite:///conveyor.db"
 F = TypeVar("F", bound=HandlerFunc)
 JobSpec = tuple[str, Any] | tuple[str, Any, Mapping[str, Any]] | Mapping[str, Any]
 _NO_OPTIONS = Options()
+KEEP: Any = object()
+"""``rerun_jobs(payload=KEEP)``: each job keeps its payload."""
 
 
 class Queue:
@@ -567,6 +570,54 @@ class Queue:
             raise InvalidJobError(f"only failed or cancelled jobs can be retried, not {status}")
         return await self._steer(self.store.retry_jobs, match, on_batch, "sent back to pending")
 
+    async def rerun_jobs(
+        self,
+        status: JobStatus | str = JobStatus.FAILED,
+        *,
+        name: str | None = None,
+        older_than: float | timedelta | None = None,
+        payload: Any = KEEP,
+        on_batch: Callable[[int], object] | None = None,
+        **options: Any,
+    ) -> list[str]:
+        """Run this queue's FAILED (or CANCELLED) jobs again as new jobs, changed as told.
+
+        The dead letters' way back: each matching job (``name``, ``older_than`` as for
+        :meth:`count_jobs`) is enqueued anew, in batches, with ``payload`` (a value, or a
+        function of the old payload; default the old one) and its old options updated
+        with ``options`` (``max_retries``, ``retry_delay``, ``timeout``, ``priority``,
+        ``delay``...); then the old job is deleted. Returns the new ids. A crash between
+        the two leaves an old job beside its new copy, never a job lost.
+        """
+        match = self._match(status, name, older_than)
+        if match.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+            raise InvalidJobError(f"only failed or cancelled jobs can be rerun, not {status}")
+        check_options(
+            {k: v for k, v in options.items() if k not in ("delay", "scheduled_at")},
+            where="rerun_jobs",
+            allow_callable=False,
+        )
+        new_ids: list[str] = []
+        passed_over = 0
+        while True:
+            page = await self.store.list_jobs(self.name, match.status, BULK_BATCH, passed_over)
+            chosen = [record for record in page if match.matches(record)]
+            passed_over += len(page) - len(chosen)
+            if chosen:
+                jobs = [self._to_job(record) for record in chosen]
+                ids = await self.enqueue_many([_rerun_spec(job, payload, options) for job in jobs])
+                for job in jobs:
+                    await self.store.delete_job(job.id)
+                new_ids += ids
+                if on_batch is not None:
+                    on_batch(len(ids))
+            if len(page) < BULK_BATCH:
+                break
+        if new_ids:
+            log_job(log, "%d %s job(s) of queue %r run again as new jobs", len(new_ids),
+                    match.status.value, self.name, queue=self.name, count=len(new_ids))  # fmt: skip
+        return new_ids
+
     async def cancel_jobs(
         self,
         status: JobStatus | str = JobStatus.PENDING,
@@ -813,6 +864,24 @@ async def _in_batches(
             on_batch(done)
         if done < BULK_BATCH:
             return total
+
+
+def _rerun_spec(job: Job, payload: Any, options: Mapping[str, Any]) -> JobSpec:
+    """Return the ``enqueue_many`` item that runs ``job`` again, changed as told."""
+    config = job.config
+    if payload is KEEP:
+        new_payload = job.payload
+    elif callable(payload):
+        new_payload = payload(job.payload)
+    else:
+        new_payload = payload
+    kept: dict[str, Any] = {
+        "max_retries": config.max_retries,
+        "retry_delay": config.backoff if config.backoff is not None else config.retry_delay,
+        "timeout": math.inf if config.timeout is None else config.timeout,
+        "priority": config.priority,
+    }
+    return (job.name, new_payload, {**kept, **options})
 
 
 def _given(**options: Any) -> dict[str, Any]:
