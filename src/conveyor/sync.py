@@ -108,6 +108,7 @@ class SyncQueue:
     delete_jobs = _twin(Queue.delete_jobs)
     retry_jobs = _twin(Queue.retry_jobs)
     cancel_jobs = _twin(Queue.cancel_jobs)
+    rerun_jobs = _twin(Queue.rerun_jobs)
     prune = _twin(Queue.prune)
     get_workers = _twin(Queue.get_workers)
     wait = _twin(Queue.wait)
