@@ -573,6 +573,7 @@ class Queue:
     async def rerun_jobs(
         self,
         status: JobStatus | str = JobStatus.FAILED,
+        /,
         *,
         name: str | None = None,
         older_than: float | timedelta | None = None,
