@@ -64,6 +64,15 @@ def test_enqueue_answers_202_with_the_jobs_location_and_it_completes(api: httpx.
     assert [job["id"] for job in page["jobs"]] == [job_id]
 
 
+def test_enqueue_with_a_key_answers_the_job_that_holds_it(api: httpx.Client) -> None:
+    body = {"name": "double", "payload": 1, "key": "order-5", "delay": 3600}
+    first, again = api.post("/api/jobs", json=body), api.post("/api/jobs", json=body)
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.json()["id"] == first.json()["id"]
+    assert api.get("/api/stats").json()["total"] == 1
+    assert api.post("/api/jobs", json={**body, "key": ""}).status_code == 422
+
+
 def test_retry_cancel_delete_and_the_bulk_endpoints(api: httpx.Client) -> None:
     failed = enqueue(api, name="fail")
     wait_status(api, failed, "failed")

@@ -99,7 +99,7 @@ def _job_routes(api: FastAPI, queue: Queue) -> None:
         options = body.model_dump(exclude_none=True, exclude={"name", "payload"})
         if isinstance(options.get("priority"), str):
             options["priority"] = JobPriority[options["priority"]]
-        for seconds in ("retry_delay", "timeout", "delay"):
+        for seconds in ("retry_delay", "timeout", "delay", "unique_for"):
             if seconds in options and not math.isfinite(options[seconds]):
                 raise InvalidJobError(f"{seconds} must be a finite number of seconds")
         job_id = await queue.enqueue(body.name, body.payload, **options)

@@ -30,6 +30,16 @@ class EnqueueRequest(BaseModel):
     delay: float | None = Field(default=None, ge=0, le=TEN_YEARS, description="Seconds from now.")
     scheduled_at: datetime | None = Field(default=None, description="ISO 8601, with offset.")
     queue: str | None = Field(default=None, min_length=1, max_length=200, pattern=NO_NUL)
+    key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=512,
+        pattern=NO_NUL,
+        description="Unique key: while a job of this key waits or runs, its id is answered.",
+    )
+    unique_for: float | None = Field(
+        default=None, gt=0, le=TEN_YEARS, description="Seconds the key stays taken."
+    )
 
 
 class Enqueued(BaseModel):
