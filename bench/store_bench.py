@@ -402,7 +402,7 @@ class Bench:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {sqlite_sync(url)}")
         for version in sorted(MIGRATIONS):  # conveyor's schema, every migration
-            conn.executescript(MIGRATIONS[version])  # (its triggers count what it inserts)
+            conn.executescript(MIGRATIONS[version])  # (the store counts its inserts itself)
         now = time.time()
         # the columns of conveyor's INSERT: a pending job, the optional fields empty
         later_columns = [None] * (CONVEYOR_INSERT.count("?") - 24)  # added after version 1

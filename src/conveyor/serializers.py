@@ -7,6 +7,8 @@ otherwise: data written to a store is never unpickled by default.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any, Protocol
 
 from .errors import SerializationError
@@ -32,16 +34,22 @@ class JSONSerializer:
     """
 
     def __init__(self) -> None:
-        self._encoder = json.JSONEncoder(
-            ensure_ascii=False, allow_nan=False, separators=(",", ":"), check_circular=True
-        )
+        encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        self._encode: Callable[[Any], str] = encoder.encode
+        if c_make_encoder is not None:
+            # One C encoder for every call (JSONEncoder.encode makes one per call, which
+            # is most of the cost of a small payload). Without circular-reference
+            # markers a cycle ends in RecursionError, reported below like the others.
+            chunks = c_make_encoder(None, encoder.default, encode_basestring, None, ":", ",",
+                                    False, False, False)  # fmt: skip
+            self._encode = lambda value: "".join(chunks(value, 0))
         self._decoder = json.JSONDecoder(parse_constant=_refuse_constant)
 
     def dumps(self, value: Any) -> bytes:
         """Encode ``value`` as JSON; anything JSON cannot hold is a clear error."""
         try:
-            return self._encoder.encode(value).encode()
-        except (TypeError, ValueError) as exc:
+            return self._encode(value).encode()
+        except (TypeError, ValueError, RecursionError) as exc:
             raise SerializationError(
                 f"value is not JSON-serialisable ({exc}); pass JSON types (dict, list, str,"
                 " int, float, bool, None) or configure a serializer for this type"

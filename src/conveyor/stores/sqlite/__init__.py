@@ -18,6 +18,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -199,7 +200,7 @@ class SQLiteStore:
         refuse_connection(connection, self.url)
         # A BulkInsert returns nothing: a cursor handed to another thread would reset
         # the writer's cached statement while it may be running the next batch.
-        await self._write(BulkInsert(q.INSERT, [_row(r) for r in records]))
+        await self._write(BulkInsert(q.INSERT, [_row(r) for r in records], _count_added))
 
     async def enqueue_unique(self, record: JobRecord, connection: object = None) -> str:
         """Insert ``record`` unless a job of its queue holds its key (one transaction)."""
@@ -211,6 +212,7 @@ class SQLiteStore:
             if holder is not None:
                 return str(holder[0])
             conn.execute(q.INSERT, row)
+            _count_added(conn, [row])
             return record.id
 
         return await self._write(operation)
@@ -409,6 +411,7 @@ class SQLiteStore:
             if conn.execute(q.FIRE_SCHEDULE, params).rowcount != 1:
                 return False
             conn.executemany(q.INSERT, rows)
+            _count_added(conn, rows)
             return True
 
         return await self._write(operation)
@@ -495,6 +498,12 @@ def _row(r: JobRecord) -> tuple[object, ...]:
         r.result, r.error, r.traceback, r.progress, r.progress_message,
         int(r.cancel_requested), r.headers, r.unique_key, r.unique_until,
     )  # fmt: skip
+
+
+def _count_added(conn: sqlite3.Connection, rows: Sequence[Sequence[object]]) -> None:
+    """Count new job rows (made by :func:`_row`) into conveyor_counts (see migration 7)."""
+    added = Counter((row[1], row[4]) for row in rows)  # (queue, status)
+    conn.executemany(q.COUNT_ADDED, [(queue, status, n) for (queue, status), n in added.items()])
 
 
 def _record(row: Sequence[object]) -> JobRecord:

@@ -36,13 +36,18 @@ class BulkInsert:
 
     Neighbouring ``BulkInsert`` operations of one batch with the same ``sql`` run as
     one ``executemany``: fifty concurrent single-job enqueues cost one statement call.
+    ``then(conn, rows)``, if given, runs after it in the same transaction (the same for
+    every ``BulkInsert`` of one ``sql``).
     """
 
     sql: str
     rows: Sequence[Sequence[object]]
+    then: Callable[[sqlite3.Connection, Sequence[Sequence[object]]], None] | None = None
 
     def __call__(self, conn: sqlite3.Connection) -> None:
         conn.executemany(self.sql, self.rows)
+        if self.then is not None:
+            self.then(conn, self.rows)
 
 
 @dataclass(slots=True)
@@ -210,7 +215,7 @@ def _merged(requests: list[_Request]) -> list[_Group]:
             groups.append(_Group(run[0], 1))
         elif run:
             rows = [row for insert in run for row in insert.rows]
-            groups.append(_Group(BulkInsert(run[0].sql, rows), len(run)))
+            groups.append(_Group(BulkInsert(run[0].sql, rows, run[0].then), len(run)))
         run.clear()
 
     for request in requests:

@@ -110,6 +110,10 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX conveyor_jobs_keys ON conveyor_jobs (queue, unique_key)
         WHERE unique_key IS NOT NULL;
     """,
+    7: """
+    -- new jobs are counted by the store's insert statements, a batch at a time
+    DROP TRIGGER conveyor_count_insert;
+    """,
 }
 LATEST_VERSION = max(MIGRATIONS)
 
