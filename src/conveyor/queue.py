@@ -22,6 +22,7 @@ from ._codec import (
 )
 from ._codec import record_to_job as _record_to_job
 from ._remote import RemoteEventBridge
+from .chains import KEEP_KEY_FOR, Step, chain_headers, next_steps, read_chain, step_key
 from .clock import Clock
 from .errors import (
     ConfigurationError,
@@ -341,14 +342,56 @@ class Queue:
             )
         return self._build(name, payload, options, where=f"enqueue_many item {index}")
 
-    def _build(self, name: Any, payload: Any, raw: dict[str, Any], *, where: str) -> JobRecord:
-        check_name(name)
-        handler = self.handlers.get(name)
-        if handler is None and len(self.handlers):
+    async def chain(self, /, first: JobSpec, *then: Step) -> str:
+        """Run jobs one after another, each given the previous one's result.
+
+        ``first`` is ``(name, payload)``, ``(name, payload, options)`` or a mapping, as in
+        :meth:`enqueue_many`; each later step is a job name or ``(name, options)``
+        (options as JSON values). Only the first job is enqueued now; returns its id.
+        See :mod:`conveyor.chains` for what happens on failure and crashes.
+        """
+        rest = next_steps(then)
+        for name, _ in rest:
+            check_name(name)
+            self._check_known(name)
+        record = self._build_spec(0, first)
+        record.headers = chain_headers(record.id, 0, rest)
+        return await self._store_new([record], None)
+
+    async def _continue_chain(self, job: Job, result: Any) -> None:
+        """Enqueue the step after ``job`` (which completed with ``result``), once only."""
+        chain_id, done, rest = read_chain(job.headers)
+        if not rest:
+            return
+        (name, options), remaining, step = rest[0], rest[1:], done + 1
+        record = self._build(
+            name, result, dict(options), where=f"step {step} of chain {chain_id}", any_name=True
+        )
+        record.headers = chain_headers(chain_id, step, remaining)
+        record.unique_key = step_key(chain_id, step)
+        record.unique_until = record.created_at + KEEP_KEY_FOR
+        await self._store_new([record], None, unique=True)
+
+    def _check_known(self, name: str) -> None:
+        if self.handlers.get(name) is None and len(self.handlers):
             raise UnknownJobError(
                 f"no handler registered for job name {name!r} (known: {sorted(self.handlers)});"
                 " register it, or enqueue from a process that registers no handlers"
             )
+
+    def _build(
+        self,
+        name: Any,
+        payload: Any,
+        raw: dict[str, Any],
+        *,
+        where: str,
+        any_name: bool = False,
+    ) -> JobRecord:
+        check_name(name)
+        handler = self.handlers.get(name)
+        if not any_name:
+            self._check_known(name)
         scheduled_at, delay = raw.pop("scheduled_at", None), raw.pop("delay", None)
         queue = raw.pop("queue", None) or self.name
         if not isinstance(queue, str):
@@ -716,6 +759,7 @@ class Queue:
             make_job=self._to_job,
             metrics=self.metrics,
             tracing=self.tracing,
+            continue_chain=self._continue_chain,
         )
         worker.start()
         self._worker = worker

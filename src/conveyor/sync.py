@@ -97,6 +97,7 @@ class SyncQueue:
     enqueue = _twin(Queue.enqueue)
     schedule = _twin(Queue.schedule)
     enqueue_many = _twin(Queue.enqueue_many)
+    chain = _twin(Queue.chain)
     get_job = _twin(Queue.get_job)
     get_jobs_by_status = _twin(Queue.get_jobs_by_status)
     get_stats = _twin(Queue.get_stats)

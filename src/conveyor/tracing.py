@@ -69,9 +69,9 @@ class Tracing:
             carrier: dict[str, str] = {}
             self._propagate.inject(carrier)
             if carrier:
-                headers = json.dumps(carrier, separators=(",", ":"))
                 for record in records:
-                    record.headers = headers
+                    own = json.loads(record.headers) if record.headers else {}
+                    record.headers = json.dumps({**own, **carrier}, separators=(",", ":"))
             yield
 
     @contextmanager

@@ -19,7 +19,7 @@ import socket
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from . import events
 from ._process import run_in_process
 from ._tasks import cancel_and_wait
+from .chains import STEPS
 from .clock import to_datetime
 from .errors import (
     ConveyorError,
@@ -115,6 +116,7 @@ class Worker:
         idle_poll: float = 1.0,
         metrics: Metrics | None = None,
         tracing: Tracing | None = None,
+        continue_chain: Callable[[Job, Any], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.handlers = handlers
@@ -127,6 +129,7 @@ class Worker:
         self.idle_poll = idle_poll
         self.metrics = metrics
         self.tracing = tracing
+        self.continue_chain = continue_chain
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._running: dict[str, _Running] = {}
         self._slot_freed = asyncio.Event()
@@ -278,10 +281,10 @@ class Worker:
         self.emitter.emit(events.JOB_STARTED, job)
         try:
             if self.tracing is None:
-                value = await self._call(job)
+                value = await self._call_and_continue(job)
             else:
                 with self.tracing.processing(job):
-                    value = await self._call(job)
+                    value = await self._call_and_continue(job)
             outcome = Outcome(
                 job.id, self.worker_id, record.attempts, JobStatus.COMPLETED,
                 result=self.serializer.dumps(value),
@@ -295,6 +298,13 @@ class Worker:
             job._reporter = None
             running.settling = True
         await self._settle(running, outcome)
+
+    async def _call_and_continue(self, job: Job) -> Any:
+        """Run the handler; for a job of a chain, enqueue the next step before settling."""
+        value = await self._call(job)
+        if self.continue_chain is not None and STEPS in job.headers:
+            await self.continue_chain(job, value)
+        return value
 
     async def _call(self, job: Job) -> Any:
         handler = self.handlers.get(job.name)
