@@ -24,6 +24,7 @@ from ._codec import record_to_job as _record_to_job
 from ._remote import RemoteEventBridge
 from .chains import KEEP_KEY_FOR, Step, chain_headers, next_steps, read_chain, step_key
 from .clock import Clock
+from .dependencies import add_headers, check_depends_on, dependency_headers
 from .errors import (
     ConfigurationError,
     InvalidJobError,
@@ -187,6 +188,7 @@ class Queue:
         queue: str | None = None,
         key: str | None = None,
         unique_for: float | timedelta | None = None,
+        depends_on: Sequence[str] | None = None,
         connection: Any = None,
         **more: Any,
     ) -> str:
@@ -202,10 +204,16 @@ class Queue:
         ``key`` makes the job unique in its queue: while a job enqueued with the same key
         is pending, scheduled or running (and, with ``unique_for``, until that long after
         it was enqueued, even once finished), this returns that job's id and adds none.
+
+        ``depends_on`` (job ids): the job runs only once all of them completed, and is
+        cancelled, without running, if one fails for good, is cancelled or deleted (see
+        :mod:`conveyor.dependencies`).
         """
         raw = _given(max_retries=max_retries, retry_delay=retry_delay, timeout=timeout,
                      priority=priority, scheduled_at=scheduled_at, queue=queue, **more)  # fmt: skip
         record = self._build(name, payload, raw, where=f"enqueue of {name!r}")
+        if depends_on is not None:
+            add_headers(record, dependency_headers(check_depends_on(depends_on)))
         if key is None and unique_for is None:
             await self._store_new([record], connection)
             return record.id
@@ -357,6 +365,23 @@ class Queue:
         record = self._build_spec(0, first)
         record.headers = chain_headers(record.id, 0, rest)
         return await self._store_new([record], None)
+
+    async def group(self, /, jobs: Iterable[JobSpec], then: Step) -> tuple[list[str], str]:
+        """Run ``jobs`` (as for :meth:`enqueue_many`), then ``then`` with all their results.
+
+        ``then`` is a job name or ``(name, options)``; its payload is the list of the
+        jobs' results, in their order. All are stored in one transaction. Returns the
+        jobs' ids and the final job's id. If one of the jobs fails for good (or is
+        cancelled or deleted), the final job is cancelled, not run.
+        """
+        records = self._build_many(jobs)
+        if not records:
+            raise InvalidJobError("a group needs at least one job")
+        [[name, options]] = next_steps([then])
+        final = self._build(name, None, dict(options), where="the final job of a group")
+        add_headers(final, dependency_headers([r.id for r in records], gather=True))
+        await self._store_new([*records, final], None)
+        return [record.id for record in records], final.id
 
     async def _continue_chain(self, job: Job, result: Any) -> None:
         """Enqueue the step after ``job`` (which completed with ``result``), once only."""

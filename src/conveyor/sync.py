@@ -98,6 +98,7 @@ class SyncQueue:
     schedule = _twin(Queue.schedule)
     enqueue_many = _twin(Queue.enqueue_many)
     chain = _twin(Queue.chain)
+    group = _twin(Queue.group)
     get_job = _twin(Queue.get_job)
     get_jobs_by_status = _twin(Queue.get_jobs_by_status)
     get_stats = _twin(Queue.get_stats)

@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from . import events
+from . import dependencies, events
 from ._process import run_in_process
 from ._tasks import cancel_and_wait
 from .chains import STEPS
 from .clock import to_datetime
+from .dependencies import DEPENDS_ON
 from .errors import (
     ConveyorError,
     JobTimeoutError,
@@ -271,6 +272,8 @@ class Worker:
 
     async def _run(self, running: _Running) -> None:
         job, record = running.job, running.record
+        if DEPENDS_ON in job.headers and not await self._dependencies_done(running):
+            return
         job._reporter = self._report_progress
         job._loop = asyncio.get_running_loop()
         if self.metrics is not None:
@@ -298,6 +301,31 @@ class Worker:
             job._reporter = None
             running.settling = True
         await self._settle(running, outcome)
+
+    async def _dependencies_done(self, running: _Running) -> bool:
+        """Say whether the job's dependencies are done; if not, postpone or cancel it."""
+        job, record = running.job, running.record
+        waited = self.store.clock.now() - record.created_at
+        try:
+            verdict = await dependencies.check(
+                self.store, job.headers, waited, self.serializer.loads
+            )
+        except ConveyorError as exc:  # the store is out of reach, or a result unreadable
+            log.warning("job %s: could not look at its dependencies: %s", job.id, exc)
+            verdict = dependencies.Verdict(wait=dependencies.MOST_WAIT)
+        if verdict.results is not None:
+            job.payload = verdict.results
+        if verdict.wait is None and verdict.broken is None:
+            return True
+        running.settling = True
+        if verdict.broken is not None:
+            outcome = Outcome(job.id, self.worker_id, record.attempts, JobStatus.CANCELLED,
+                              error=f"not run: {verdict.broken}")  # fmt: skip
+        else:
+            outcome = Outcome(job.id, self.worker_id, record.attempts, JobStatus.SCHEDULED,
+                              retry_delay=verdict.wait or 0.0, postponed=True)  # fmt: skip
+        await self._settle(running, outcome, started=False)
+        return False
 
     async def _call_and_continue(self, job: Job) -> Any:
         """Run the handler; for a job of a chain, enqueue the next step before settling."""
@@ -376,7 +404,7 @@ class Worker:
 
     # -- settling ----------------------------------------------------------------------
 
-    async def _settle(self, running: _Running, outcome: Outcome) -> None:
+    async def _settle(self, running: _Running, outcome: Outcome, *, started: bool = True) -> None:
         job = running.job
         try:
             if running.lost:
@@ -388,7 +416,7 @@ class Worker:
         finally:
             self._running.pop(job.id, None)
             self._slot_freed.set()
-            if self.metrics is not None:
+            if self.metrics is not None and started:
                 self.metrics.job_finished(job, outcome.status, time.monotonic() - running.started)
 
     async def _settle_with_retries(self, outcome: Outcome) -> bool:
@@ -406,6 +434,9 @@ class Worker:
 
     def _announce(self, running: _Running, outcome: Outcome) -> None:
         job = running.job
+        if outcome.postponed:
+            log.debug("job %s (%s) waits for its dependencies", job.id, job.name)
+            return
         job.status = outcome.status
         job.error, job.traceback = outcome.error, outcome.traceback
         if outcome.status is JobStatus.PENDING:

@@ -362,7 +362,7 @@ async def test_statement_reads_the_jobs_table_through_an_index(
 ) -> None:
     settle_params = {"id": ["x"], "worker": ["w"], "attempt": [1], "status": ["completed"],
                      "event": ["job:completed"], "result": [None], "error": [None],
-                     "traceback": [None], "delay": [0.0]}  # fmt: skip
+                     "traceback": [None], "delay": [0.0], "postponed": [False]}  # fmt: skip
     params = {**PLAN_PARAMS, **(settle_params if name == "settle" else {})}
     async with await psycopg.AsyncConnection.connect(POSTGRES, autocommit=True) as conn:
         await conn.execute(b"SET enable_seqscan = off")

@@ -38,7 +38,7 @@ def conn(tmp_path_factory: pytest.TempPathFactory) -> sqlite3.Connection:
 def _params(sql: str) -> object:
     if ":" in sql:
         names = {"now", "lease", "worker", "ids", "id", "status", "result", "error",
-                 "traceback", "delay", "attempt", "percent", "message"}  # fmt: skip
+                 "traceback", "delay", "attempt", "percent", "message", "postponed"}  # fmt: skip
         return {name: '["x"]' if name == "ids" else 1 for name in names}
     return (1,) * sql.count("?")
 

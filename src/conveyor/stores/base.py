@@ -81,7 +81,9 @@ class Outcome:
 
     ``status`` is COMPLETED, FAILED (no more retries), SCHEDULED (retry after
     ``retry_delay`` seconds), CANCELLED, or PENDING (released unfinished on a graceful
-    stop: the attempt is not counted).
+    stop: the attempt is not counted). SCHEDULED with ``postponed``: the job did not
+    run (its dependencies are not done): it waits ``retry_delay`` seconds, its attempt
+    is given back and its last result and error are kept.
     """
 
     job_id: str
@@ -92,6 +94,7 @@ class Outcome:
     error: str | None = None
     traceback: str | None = None
     retry_delay: float = 0.0
+    postponed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,7 +430,8 @@ class StoreEvent:
     """One job lifecycle event as a shared store publishes it to every process.
 
     ``event`` is a public event name (``job:completed``...) or an internal one that
-    only wakes workers (``job:released``, ``job:recovered``, ``job:requeued``).
+    only wakes workers (``job:released``, ``job:postponed``, ``job:recovered``,
+    ``job:requeued``).
     """
 
     event: str

@@ -422,6 +422,10 @@ def _apply(record: JobRecord, outcome: Outcome, now: float) -> None:
         record.attempts -= 1
         record.run_at = now
         return
+    if outcome.postponed:
+        record.attempts -= 1
+        record.run_at = now + outcome.retry_delay
+        return
     if outcome.status is JobStatus.SCHEDULED:
         record.run_at = now + outcome.retry_delay
     else:

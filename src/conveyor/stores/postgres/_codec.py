@@ -93,6 +93,10 @@ def record_params(records: Sequence[JobRecord], origin: str) -> Params:
     }
 
 
+def _event_of(outcome: Outcome) -> str:
+    return "job:postponed" if outcome.postponed else EVENT_OF_SETTLED[outcome.status]
+
+
 def outcome_params(outcomes: Sequence[Outcome]) -> Params:
     """Return the ``settle`` statement's arrays for ``outcomes``."""
     return {
@@ -100,7 +104,8 @@ def outcome_params(outcomes: Sequence[Outcome]) -> Params:
         "worker": [o.worker_id for o in outcomes],
         "attempt": [o.attempt for o in outcomes],
         "status": [o.status.value for o in outcomes],
-        "event": [EVENT_OF_SETTLED[o.status] for o in outcomes],
+        "event": [_event_of(o) for o in outcomes],
+        "postponed": [o.postponed for o in outcomes],
         "result": [o.result for o in outcomes],
         "error": [o.error for o in outcomes],
         "traceback": [o.traceback for o in outcomes],

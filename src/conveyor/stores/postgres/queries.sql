@@ -129,21 +129,23 @@ SELECT id, cancel_requested FROM renewed, published
 WITH outcome AS (
     SELECT * FROM unnest(%(id)b::text[], %(worker)b::text[], %(attempt)b::int[],
                          %(status)b::text[], %(event)b::text[], %(result)b::bytea[],
-                         %(error)b::text[], %(traceback)b::text[], %(delay)b::float8[])
-        AS o (id, worker, attempt, status, event, result, error, traceback, delay)
+                         %(error)b::text[], %(traceback)b::text[], %(delay)b::float8[],
+                         %(postponed)b::bool[])
+        AS o (id, worker, attempt, status, event, result, error, traceback, delay, postponed)
 ),
 settled AS (
     UPDATE {schema}.jobs j
     SET status = o.status,
         worker_id = NULL, lease_expires_at = NULL, cancel_requested = false,
-        attempts = j.attempts - (o.status = 'pending')::int,
+        attempts = j.attempts - (o.status = 'pending' OR o.postponed)::int,
         run_at = CASE WHEN o.status IN ('scheduled', 'pending')
                       THEN now() + make_interval(secs => o.delay) ELSE j.run_at END,
         completed_at = CASE WHEN o.status IN ('completed', 'failed', 'cancelled')
                             THEN now() ELSE j.completed_at END,
-        result = CASE WHEN o.status = 'pending' THEN j.result ELSE o.result END,
-        error = CASE WHEN o.status = 'pending' THEN j.error ELSE o.error END,
-        traceback = CASE WHEN o.status = 'pending' THEN j.traceback ELSE o.traceback END
+        result = CASE WHEN o.status = 'pending' OR o.postponed THEN j.result ELSE o.result END,
+        error = CASE WHEN o.status = 'pending' OR o.postponed THEN j.error ELSE o.error END,
+        traceback = CASE WHEN o.status = 'pending' OR o.postponed
+                         THEN j.traceback ELSE o.traceback END
     FROM outcome o
     WHERE j.id = o.id AND j.status = 'processing' AND j.worker_id = o.worker
       AND j.attempts = o.attempt

@@ -87,7 +87,8 @@ def outcome_args(outcome: Outcome) -> list[Arg]:
         value = getattr(outcome, name)
         if value is not None:
             pairs += (name, value)
-    head: list[Arg] = [outcome.job_id, outcome.worker_id, outcome.attempt, outcome.status.value]
+    status = "postponed" if outcome.postponed else outcome.status.value
+    head: list[Arg] = [outcome.job_id, outcome.worker_id, outcome.attempt, status]
     return [*head, outcome.retry_delay, len(pairs) // 2, *pairs]
 
 

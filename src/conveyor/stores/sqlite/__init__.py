@@ -541,5 +541,6 @@ def _outcome_params(outcome: Outcome, now: float) -> dict[str, object]:
         "error": outcome.error,
         "traceback": outcome.traceback,
         "delay": outcome.retry_delay,
+        "postponed": outcome.postponed,
         "now": now,
     }

@@ -61,13 +61,13 @@ SETTLE = """
 UPDATE conveyor_jobs
 SET status = :status,
     worker_id = NULL, lease_expires_at = NULL, cancel_requested = 0,
-    attempts = attempts - (:status = 'pending'),
+    attempts = attempts - (:status = 'pending' OR :postponed),
     run_at = CASE WHEN :status IN ('scheduled', 'pending') THEN :now + :delay ELSE run_at END,
     completed_at = CASE WHEN :status IN ('completed', 'failed', 'cancelled')
                         THEN :now ELSE completed_at END,
-    result = CASE WHEN :status = 'pending' THEN result ELSE :result END,
-    error = CASE WHEN :status = 'pending' THEN error ELSE :error END,
-    traceback = CASE WHEN :status = 'pending' THEN traceback ELSE :traceback END
+    result = CASE WHEN :status = 'pending' OR :postponed THEN result ELSE :result END,
+    error = CASE WHEN :status = 'pending' OR :postponed THEN error ELSE :error END,
+    traceback = CASE WHEN :status = 'pending' OR :postponed THEN traceback ELSE :traceback END
 WHERE id = :id AND status = 'processing' AND worker_id = :worker AND attempts = :attempt
 """
 

@@ -1,10 +1,11 @@
 -- Apply attempt outcomes, each only if its worker still owns that attempt.
 -- ARGV: origin, then per outcome: id, worker_id, attempt, status, delay, n, then n
 -- field/value pairs among result, error, traceback (the ones left out are cleared).
+-- Status 'postponed': scheduled after delay, its attempt given back, result and error kept.
 -- Returns 1 (applied) or 0 per outcome.
 local EVENT_OF = {
   completed = 'job:completed', failed = 'job:failed', scheduled = 'job:retrying',
-  cancelled = 'job:cancelled', pending = 'job:released',
+  cancelled = 'job:cancelled', pending = 'job:released', postponed = 'job:postponed',
 }
 local now = now_time()
 local applied = {}
@@ -19,10 +20,16 @@ while i <= #ARGV do
     local q = f[4]
     redis.call('ZREM', LEASES, id)
     redis.call('HDEL', key, 'worker_id', 'lease_expires_at', 'cancel_requested')
+    local event_name = EVENT_OF[status]
     if status == 'pending' then
       redis.call('HINCRBY', key, 'attempts', -1)
       redis.call('HSET', key, 'status', status, 'run_at', num(now + delay))
       make_ready(id, q, f[5], now + delay)
+    elseif status == 'postponed' then
+      status = 'scheduled'
+      redis.call('HINCRBY', key, 'attempts', -1)
+      redis.call('HSET', key, 'status', status, 'run_at', num(now + delay))
+      redis.call('ZADD', delayed_key(q), num(now + delay), id)
     else
       redis.call('HDEL', key, 'result', 'error', 'traceback')
       if n > 0 then redis.call('HSET', key, unpack(ARGV, i + 6, i + 5 + 2 * n)) end
@@ -34,7 +41,7 @@ while i <= #ARGV do
       end
     end
     move(id, q, 'processing', status)
-    event(EVENT_OF[status], id, q)
+    event(event_name, id, q)
   end
   applied[#applied + 1] = owned and 1 or 0
   i = i + 6 + 2 * n
