@@ -29,6 +29,10 @@ class Handler:
     """How long its finished jobs are kept, where it overrides the queue's."""
     on_failure: Callable[[Any], Any] | None = None
     """Called (plain or async) with the job once it failed for good."""
+    concurrency: int | None = None
+    """At most this many of its jobs run at once, over every process on the store."""
+    concurrency_key: Callable[[Any], str] | None = None
+    """With ``concurrency``: the limit holds per value of this function of the payload."""
 
 
 class HandlerRegistry:
@@ -53,6 +57,9 @@ class HandlerRegistry:
         run_in = options.pop("run_in", "thread")
         keeps = options.pop("keep_completed", None), options.pop("keep_failed", None)
         on_failure = options.pop("on_failure", None)
+        concurrency = _check_concurrency(
+            name, options.pop("concurrency", None), options.pop("concurrency_key", None)
+        )
         if on_failure is not None and not callable(on_failure):
             raise HandlerRegistrationError(
                 f"on_failure for {name!r} must be callable, got {on_failure!r}"
@@ -66,7 +73,9 @@ class HandlerRegistry:
             retention = check_retention(*keeps, where=f"handler {name!r}")
         except (InvalidJobError, ConfigurationError) as exc:
             raise HandlerRegistrationError(str(exc)) from None
-        handler = Handler(name, func, is_async, checked, run_in, retention, on_failure)
+        handler = Handler(
+            name, func, is_async, checked, run_in, retention, on_failure, *concurrency
+        )
         self._handlers[name] = handler
         return handler
 
@@ -82,6 +91,24 @@ class HandlerRegistry:
 
     def __len__(self) -> int:
         return len(self._handlers)
+
+
+def _check_concurrency(
+    name: str, limit: object, key: object
+) -> tuple[int | None, Callable[[Any], str] | None]:
+    if limit is None:
+        if key is not None:
+            raise HandlerRegistrationError(f"concurrency_key for {name!r} needs concurrency=N")
+        return None, None
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise HandlerRegistrationError(
+            f"concurrency for {name!r} must be a whole number, 1 or more, got {limit!r}"
+        )
+    if key is not None and not callable(key):
+        raise HandlerRegistrationError(
+            f"concurrency_key for {name!r} must be a function of the payload, got {key!r}"
+        )
+    return limit, key
 
 
 def _check_run_in(name: str, run_in: object, is_async: bool) -> None:

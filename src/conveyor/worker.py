@@ -15,6 +15,7 @@ import inspect
 import json
 import logging
 import os
+import random
 import socket
 import time
 import traceback
@@ -54,6 +55,8 @@ log = logging.getLogger("conveyor.worker")
 MakeJob = Callable[[JobRecord], Job]
 
 
+SLOT_WAIT = (0.1, 0.5)
+"""Seconds (from, to: chosen at random) a job waits when its concurrency limit is full."""
 HOOK_GRACE = 5.0
 """Seconds a stop waits for ``on_failure`` hooks still running."""
 PRESENCE_EVERY = 5.0
@@ -97,6 +100,8 @@ class _Running:
     cancel_requested: bool = False
     lost: bool = False
     settling: bool = False
+    slot: tuple[str, int] | None = None
+    """The concurrency slot (bucket, limit) the job holds while it runs."""
     started: float = field(default_factory=time.monotonic)
 
 
@@ -274,6 +279,8 @@ class Worker:
         job, record = running.job, running.record
         if DEPENDS_ON in job.headers and not await self._dependencies_done(running):
             return
+        if not await self._take_slot(running):
+            return
         job._reporter = self._report_progress
         job._loop = asyncio.get_running_loop()
         if self.metrics is not None:
@@ -324,6 +331,34 @@ class Worker:
         else:
             outcome = Outcome(job.id, self.worker_id, record.attempts, JobStatus.SCHEDULED,
                               retry_delay=verdict.wait or 0.0, postponed=True)  # fmt: skip
+        await self._settle(running, outcome, started=False)
+        return False
+
+    async def _take_slot(self, running: _Running) -> bool:
+        """Take a slot of the handler's concurrency limit; if none is free, postpone."""
+        job, record = running.job, running.record
+        handler = self.handlers.get(job.name)
+        if handler is None or handler.concurrency is None:
+            return True
+        try:
+            bucket = f"{job.queue}:{job.name}"
+            if handler.concurrency_key is not None:
+                bucket += f":{handler.concurrency_key(job.payload)}"
+            taken = await self.store.acquire_slot(bucket, handler.concurrency, job.id, self.lease)
+        except ConveyorError as exc:
+            log.warning("job %s: could not take a concurrency slot: %s", job.id, exc)
+            taken = False
+        except Exception as exc:  # the concurrency_key function raised: a failed attempt
+            running.settling = True
+            await self._settle(running, self._failure(job, record, exc), started=False)
+            return False
+        if taken:
+            running.slot = (bucket, handler.concurrency)
+            return True
+        running.settling = True
+        wait = random.uniform(*SLOT_WAIT)
+        outcome = Outcome(job.id, self.worker_id, record.attempts, JobStatus.SCHEDULED,
+                          retry_delay=wait, postponed=True)  # fmt: skip
         await self._settle(running, outcome, started=False)
         return False
 
@@ -418,6 +453,9 @@ class Worker:
             self._slot_freed.set()
             if self.metrics is not None and started:
                 self.metrics.job_finished(job, outcome.status, time.monotonic() - running.started)
+            if running.slot is not None:
+                with contextlib.suppress(ConveyorError):  # else it runs out with the lease
+                    await self.store.release_slot(running.slot[0], job.id)
 
     async def _settle_with_retries(self, outcome: Outcome) -> bool:
         outage = _Backoff()
@@ -509,6 +547,22 @@ class Worker:
                     running.task.cancel()
             for job_id in renewal.cancel_requested:
                 self.cancel_local(job_id)
+            await self._renew_slots()
+
+    async def _renew_slots(self) -> None:
+        """Keep the concurrency slots of the running jobs for another lease."""
+        for job_id, running in list(self._running.items()):
+            if running.slot is None or running.settling:
+                continue
+            bucket, limit = running.slot
+            try:
+                kept = await self.store.acquire_slot(bucket, limit, job_id, self.lease)
+            except ConveyorError as exc:
+                log.warning("job %s: could not renew its concurrency slot: %s", job_id, exc)
+                continue
+            if not kept:
+                log.warning("job %s: its concurrency slot of %s ran out and was taken", job_id,
+                            bucket)  # fmt: skip
 
     async def _recovery_loop(self) -> None:
         interval = min(max(self.lease / 2, 0.05), 5.0)

@@ -210,6 +210,18 @@ class Store(Protocol):
         """
         ...
 
+    async def acquire_slot(self, bucket: str, limit: int, holder: str, ttl: float) -> bool:
+        """Take (or keep) one of ``limit`` slots of ``bucket`` for ``holder``, for ``ttl`` s.
+
+        Atomic over every process: at most ``limit`` holders whose time has not run out.
+        A holder that has a slot already gets its time renewed and True.
+        """
+        ...
+
+    async def release_slot(self, bucket: str, holder: str) -> None:
+        """Give back ``holder``'s slot of ``bucket`` (nothing if it has none)."""
+        ...
+
     async def claim(
         self, queues: Sequence[str], limit: int, worker_id: str, lease: float
     ) -> list[JobRecord]:

@@ -43,6 +43,8 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._jobs: dict[str, JobRecord] = {}
         self._keys: dict[tuple[str, str | None], str] = {}
+        self._slots: dict[str, dict[str, float]] = defaultdict(dict)
+        """Concurrency slots: bucket -> holder -> until when."""
         """The job that last took each (queue, unique key)."""
         self._ready: dict[str, list[tuple[int, float, str]]] = defaultdict(list)
         self._delayed: dict[str, list[tuple[float, str]]] = defaultdict(list)
@@ -77,6 +79,24 @@ class MemoryStore:
             self._index(record)
         self.changes.fire()
         return record.id
+
+    async def acquire_slot(self, bucket: str, limit: int, holder: str, ttl: float) -> bool:
+        """Take or renew a slot of ``bucket`` (at most ``limit`` live holders)."""
+        now = self.clock.now()
+        with self._lock:
+            holders = self._slots[bucket]
+            for other, until in list(holders.items()):
+                if until <= now:
+                    del holders[other]
+            if holder not in holders and len(holders) >= limit:
+                return False
+            holders[holder] = now + ttl
+            return True
+
+    async def release_slot(self, bucket: str, holder: str) -> None:
+        """Give back a slot."""
+        with self._lock:
+            self._slots[bucket].pop(holder, None)
 
     def _index(self, record: JobRecord) -> None:
         if record.status is JobStatus.PENDING:

@@ -230,6 +230,23 @@ class PostgresStore:
             self.changes.fire()
         return holder
 
+    async def acquire_slot(self, bucket: str, limit: int, holder: str, ttl: float) -> bool:
+        """Take or renew a slot of ``bucket``, under a transaction-scoped advisory lock."""
+        params = {"bucket": bucket, "holder": holder, "limit": limit, "ttl": float(ttl)}
+        if not self._opened:
+            await self.open()
+        try:
+            async with self._pools.connection() as conn, conn.transaction():
+                await conn.execute(self._q.lock_slots, params)
+                row = await (await conn.execute(self._q.acquire_slot, params)).fetchone()
+        except psycopg.Error as exc:
+            raise self._failed(exc) from None
+        return bool(row and row[0])
+
+    async def release_slot(self, bucket: str, holder: str) -> None:
+        """Give back a slot."""
+        await self._fetch(self._q.release_slot, {"bucket": bucket, "holder": holder})
+
     async def claim(
         self, queues: Sequence[str], limit: int, worker_id: str, lease: float
     ) -> list[JobRecord]:

@@ -74,6 +74,9 @@ class Queries:
     fold_counts: bytes
     lock_key: bytes
     key_holder: bytes
+    lock_slots: bytes
+    acquire_slot: bytes
+    release_slot: bytes
     clear_completed: bytes
     next_due: bytes
     save_schedules: bytes

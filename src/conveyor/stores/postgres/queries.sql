@@ -61,6 +61,39 @@ SELECT pg_notify(%(channel)s, message) FROM unnest(%(messages)b::text[]) AS mess
 -- then runs as a statement of its own, so that its snapshot sees the last one's job.
 SELECT pg_advisory_xact_lock(hashtext(%(queue)s), hashtext(%(unique_key)s))
 
+-- name: lock_slots
+SELECT pg_advisory_xact_lock(hashtext('conveyor-slots'), hashtext(%(bucket)s))
+
+-- name: acquire_slot
+-- Under lock_slots (a statement before it, so that this one's snapshot sees the last
+-- taker's row): drop the bucket's run-out holders, renew ours, or take a free slot.
+WITH expired AS (
+    DELETE FROM {schema}.slots WHERE bucket = %(bucket)s AND expires_at <= now()
+),
+renewed AS (
+    UPDATE {schema}.slots SET expires_at = now() + make_interval(secs => %(ttl)s)
+    WHERE bucket = %(bucket)s AND holder = %(holder)s
+    RETURNING 1
+),
+others AS (
+    SELECT count(*) AS n FROM {schema}.slots
+    WHERE bucket = %(bucket)s AND holder <> %(holder)s AND expires_at > now()
+),
+taken AS (
+    INSERT INTO {schema}.slots (bucket, holder, expires_at)
+    SELECT %(bucket)s, %(holder)s, now() + make_interval(secs => %(ttl)s)
+    WHERE NOT EXISTS (SELECT 1 FROM renewed) AND (SELECT n FROM others) < %(limit)s
+    ON CONFLICT (bucket, holder) DO NOTHING
+    RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM renewed) OR EXISTS (SELECT 1 FROM taken)
+
+-- name: release_slot
+WITH released AS (
+    DELETE FROM {schema}.slots WHERE bucket = %(bucket)s AND holder = %(holder)s RETURNING 1
+)
+SELECT count(*) FROM released
+
 -- name: key_holder
 SELECT id FROM {schema}.jobs
 WHERE queue = %(queue)s AND unique_key = %(unique_key)s

@@ -351,6 +351,14 @@ class RedisStore:
             self.changes.fire()
         return holder
 
+    async def acquire_slot(self, bucket: str, limit: int, holder: str, ttl: float) -> bool:
+        """Take or renew a slot of ``bucket`` (one script call)."""
+        return bool(await self._run(lua.SLOT_ACQUIRE, [bucket, holder, limit, ttl]))
+
+    async def release_slot(self, bucket: str, holder: str) -> None:
+        """Give back a slot."""
+        await self._run(lua.SLOT_RELEASE, [bucket, holder])
+
     async def claim(
         self, queues: Sequence[str], limit: int, worker_id: str, lease: float
     ) -> list[JobRecord]:

@@ -217,6 +217,25 @@ class SQLiteStore:
 
         return await self._write(operation)
 
+    async def acquire_slot(self, bucket: str, limit: int, holder: str, ttl: float) -> bool:
+        """Take or renew a slot of ``bucket`` in one write transaction."""
+        now = self.clock.now()
+
+        def operation(conn: sqlite3.Connection) -> bool:
+            conn.execute(q.SLOTS_EXPIRE, (bucket, now))
+            if conn.execute(q.SLOT_RENEW, (now + ttl, bucket, holder)).rowcount:
+                return True
+            if conn.execute(q.SLOTS_HELD, (bucket,)).fetchone()[0] >= limit:
+                return False
+            conn.execute(q.SLOT_TAKE, (bucket, holder, now + ttl))
+            return True
+
+        return await self._write(operation, durable=False)
+
+    async def release_slot(self, bucket: str, holder: str) -> None:
+        """Give back a slot."""
+        await self._write(lambda c: c.execute(q.SLOT_RELEASE, (bucket, holder)), durable=False)
+
     async def claim(
         self, queues: Sequence[str], limit: int, worker_id: str, lease: float
     ) -> list[JobRecord]:

@@ -19,6 +19,13 @@ INSERT INTO conveyor_counts (queue, status, n) VALUES (?, ?, ?)
 ON CONFLICT (queue, status) DO UPDATE SET n = n + excluded.n
 """
 
+# Concurrency slots: drop a bucket's run-out holders, renew ours, count the others.
+SLOTS_EXPIRE = "DELETE FROM conveyor_slots WHERE bucket = ? AND expires_at <= ?"
+SLOT_RENEW = "UPDATE conveyor_slots SET expires_at = ? WHERE bucket = ? AND holder = ?"
+SLOTS_HELD = "SELECT count(*) FROM conveyor_slots WHERE bucket = ?"
+SLOT_TAKE = "INSERT INTO conveyor_slots (bucket, holder, expires_at) VALUES (?, ?, ?)"
+SLOT_RELEASE = "DELETE FROM conveyor_slots WHERE bucket = ? AND holder = ?"
+
 # The job that holds a unique key of a queue, if one does (read through conveyor_jobs_keys).
 KEY_HOLDER = """
 SELECT id FROM conveyor_jobs

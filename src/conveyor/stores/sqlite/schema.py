@@ -114,6 +114,15 @@ MIGRATIONS: dict[int, str] = {
     -- new jobs are counted by the store's insert statements, a batch at a time
     DROP TRIGGER conveyor_count_insert;
     """,
+    8: """
+    -- concurrency slots (handlers' concurrency=N): holders of a bucket, until when
+    CREATE TABLE conveyor_slots (
+        bucket     TEXT NOT NULL,
+        holder     TEXT NOT NULL,
+        expires_at REAL NOT NULL,
+        PRIMARY KEY (bucket, holder)
+    ) WITHOUT ROWID;
+    """,
 }
 LATEST_VERSION = max(MIGRATIONS)
 
