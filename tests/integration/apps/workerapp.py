@@ -5,7 +5,7 @@ Parametrised by environment variables:
 - ``CONVEYOR_URL``: the store (read by ``create_queue``); tests always set it.
 - ``IT_LEASE``: the queue's lease in seconds (default 30).
 - ``IT_MARKERS``: a folder where ``hold`` jobs leave marker files.
-- ``IT_LEDGER``: a file where ``record`` jobs append one line per run.
+- ``IT_LEDGER``: a file where ``record`` and ``limited`` jobs append one line per run.
 - ``IT_CRON``: a cron expression for the ``tick`` job to be scheduled on.
 - ``IT_CLOCK_SKEW``: seconds added to this process's wall clock (``time.time``), as
   on a machine whose clock is off.
@@ -77,6 +77,12 @@ async def record(job: Job) -> None:
     _append(
         os.environ["IT_LEDGER"], f"{job.id} {os.getpid()} {start:.6f} {end:.6f} {job.attempts}\n"
     )
+
+
+@queue.handler("limited", concurrency=2, timeout=60)
+async def limited(job: Job) -> None:
+    """A ``record`` job of which at most two run at once over every process."""
+    await record(job)
 
 
 @queue.handler("chaos", max_retries=10, retry_delay=0.1, timeout=60)
