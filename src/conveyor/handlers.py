@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Literal
 
 from ._codec import Options, check_name, check_options
@@ -33,6 +35,10 @@ class Handler:
     """At most this many of its jobs run at once, over every process on the store."""
     concurrency_key: Callable[[Any], str] | None = None
     """With ``concurrency``: the limit holds per value of this function of the payload."""
+    rate_limit: tuple[int, float] | None = None
+    """At most this many starts per this many seconds, over every process on the store."""
+    rate_key: Callable[[Any], str] | None = None
+    """With ``rate_limit``: the limit holds per value of this function of the payload."""
 
 
 class HandlerRegistry:
@@ -60,6 +66,7 @@ class HandlerRegistry:
         concurrency = _check_concurrency(
             name, options.pop("concurrency", None), options.pop("concurrency_key", None)
         )
+        rate = _check_rate(name, options.pop("rate_limit", None), options.pop("rate_key", None))
         if on_failure is not None and not callable(on_failure):
             raise HandlerRegistrationError(
                 f"on_failure for {name!r} must be callable, got {on_failure!r}"
@@ -74,7 +81,7 @@ class HandlerRegistry:
         except (InvalidJobError, ConfigurationError) as exc:
             raise HandlerRegistrationError(str(exc)) from None
         handler = Handler(
-            name, func, is_async, checked, run_in, retention, on_failure, *concurrency
+            name, func, is_async, checked, run_in, retention, on_failure, *concurrency, *rate
         )
         self._handlers[name] = handler
         return handler
@@ -109,6 +116,48 @@ def _check_concurrency(
             f"concurrency_key for {name!r} must be a function of the payload, got {key!r}"
         )
     return limit, key
+
+
+_PERIODS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _check_rate(
+    name: str, limit: object, key: object
+) -> tuple[tuple[int, float] | None, Callable[[Any], str] | None]:
+    """Check ``rate_limit`` ("10/s", "100/m", "1000/h" or ``(count, seconds)``)."""
+    if limit is None:
+        if key is not None:
+            raise HandlerRegistrationError(f"rate_key for {name!r} needs rate_limit")
+        return None, None
+    count: object
+    period: object
+    if isinstance(limit, str) and limit.count("/") == 1:
+        count_text, unit = limit.split("/")
+        count = int(count_text) if count_text.strip().isdigit() else None
+        period = _PERIODS.get(unit.strip())
+    elif isinstance(limit, tuple) and len(limit) == 2:
+        count, period = limit
+        if isinstance(period, timedelta):
+            period = period.total_seconds()
+    else:
+        count = period = None
+    if (
+        isinstance(count, bool)
+        or not isinstance(count, int)
+        or count < 1
+        or isinstance(period, bool)
+        or not isinstance(period, int | float)
+        or not 0 < period < math.inf
+    ):
+        raise HandlerRegistrationError(
+            f"rate_limit for {name!r} must be like '10/s', '100/m', '1000/h' or"
+            f" (count, seconds), with a count of 1 or more; got {limit!r}"
+        )
+    if key is not None and not callable(key):
+        raise HandlerRegistrationError(
+            f"rate_key for {name!r} must be a function of the payload, got {key!r}"
+        )
+    return (count, float(period)), key
 
 
 def _check_run_in(name: str, run_in: object, is_async: bool) -> None:

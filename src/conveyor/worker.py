@@ -279,7 +279,7 @@ class Worker:
         job, record = running.job, running.record
         if DEPENDS_ON in job.headers and not await self._dependencies_done(running):
             return
-        if not await self._take_slot(running):
+        if not await self._take_start(running) or not await self._take_slot(running):
             return
         job._reporter = self._report_progress
         job._loop = asyncio.get_running_loop()
@@ -324,43 +324,66 @@ class Worker:
             job.payload = verdict.results
         if verdict.wait is None and verdict.broken is None:
             return True
-        running.settling = True
         if verdict.broken is not None:
             outcome = Outcome(job.id, self.worker_id, record.attempts, JobStatus.CANCELLED,
                               error=f"not run: {verdict.broken}")  # fmt: skip
+            await self._end_unstarted(running, outcome)
         else:
-            outcome = Outcome(job.id, self.worker_id, record.attempts, JobStatus.SCHEDULED,
-                              retry_delay=verdict.wait or 0.0, postponed=True)  # fmt: skip
-        await self._settle(running, outcome, started=False)
+            await self._postpone(running, verdict.wait or 0.0)
         return False
+
+    async def _take_start(self, running: _Running) -> bool:
+        """Take a start of the handler's rate limit; if none is due yet, postpone."""
+        job = running.job
+        handler = self.handlers.get(job.name)
+        if handler is None or handler.rate_limit is None:
+            return True
+        count, period = handler.rate_limit
+        try:
+            bucket = _bucket(job, handler.rate_key)
+            wait = await self.store.take_start(bucket, period / count)
+        except ConveyorError as exc:
+            log.warning("job %s: could not take a start of its rate limit: %s", job.id, exc)
+            wait = period / count
+        except Exception as exc:  # the rate_key function raised: a failed attempt
+            await self._end_unstarted(running, self._failure(job, running.record, exc))
+            return False
+        if wait > 0:
+            await self._postpone(running, wait)
+            return False
+        return True
 
     async def _take_slot(self, running: _Running) -> bool:
         """Take a slot of the handler's concurrency limit; if none is free, postpone."""
-        job, record = running.job, running.record
+        job = running.job
         handler = self.handlers.get(job.name)
         if handler is None or handler.concurrency is None:
             return True
         try:
-            bucket = f"{job.queue}:{job.name}"
-            if handler.concurrency_key is not None:
-                bucket += f":{handler.concurrency_key(job.payload)}"
+            bucket = _bucket(job, handler.concurrency_key)
             taken = await self.store.acquire_slot(bucket, handler.concurrency, job.id, self.lease)
         except ConveyorError as exc:
             log.warning("job %s: could not take a concurrency slot: %s", job.id, exc)
             taken = False
         except Exception as exc:  # the concurrency_key function raised: a failed attempt
-            running.settling = True
-            await self._settle(running, self._failure(job, record, exc), started=False)
+            await self._end_unstarted(running, self._failure(job, running.record, exc))
             return False
-        if taken:
-            running.slot = (bucket, handler.concurrency)
-            return True
-        running.settling = True
-        wait = random.uniform(*SLOT_WAIT)
+        if not taken:
+            await self._postpone(running, random.uniform(*SLOT_WAIT))
+            return False
+        running.slot = (bucket, handler.concurrency)
+        return True
+
+    async def _postpone(self, running: _Running, wait: float) -> None:
+        """Put a claimed job back for ``wait`` seconds, its attempt given back."""
+        job, record = running.job, running.record
         outcome = Outcome(job.id, self.worker_id, record.attempts, JobStatus.SCHEDULED,
                           retry_delay=wait, postponed=True)  # fmt: skip
+        await self._end_unstarted(running, outcome)
+
+    async def _end_unstarted(self, running: _Running, outcome: Outcome) -> None:
+        running.settling = True
         await self._settle(running, outcome, started=False)
-        return False
 
     async def _call_and_continue(self, job: Job) -> Any:
         """Run the handler; for a job of a chain, enqueue the next step before settling."""
@@ -584,6 +607,12 @@ _VERB = {
     JobStatus.FAILED: "failed for good",
     JobStatus.CANCELLED: "cancelled",
 }
+
+
+def _bucket(job: Job, key: Callable[[Any], str] | None) -> str:
+    """Return the limit bucket of a job: its queue and name, and its key if any."""
+    bucket = f"{job.queue}:{job.name}"
+    return bucket if key is None else f"{bucket}:{key(job.payload)}"
 
 
 def _log_outcome(job: Job, outcome: Outcome, seconds: float) -> None:

@@ -77,8 +77,8 @@ async def test_open_creates_everything_in_the_urls_schema(store: PostgresStore, 
     schema = schema_of(url)
     tables = admin("SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", schema)
     assert tables == [
-        ("job_count_changes",), ("job_counts",), ("jobs",), ("migrations",), ("schedules",),
-        ("slots",), ("workers",),
+        ("job_count_changes",), ("job_counts",), ("jobs",), ("migrations",), ("rates",),
+        ("schedules",), ("slots",), ("workers",),
     ]  # fmt: skip
     assert admin(f'SELECT version, name FROM "{schema}".migrations') == [
         (1, "jobs"),
@@ -88,6 +88,7 @@ async def test_open_creates_everything_in_the_urls_schema(store: PostgresStore, 
         (5, "headers"),
         (6, "unique_keys"),
         (7, "slots"),
+        (8, "rates"),
     ]
     functions = admin(
         "SELECT proname FROM pg_proc WHERE pronamespace = %s::regnamespace", f'"{schema}"'
@@ -99,13 +100,13 @@ async def test_migrate_is_idempotent(url: str) -> None:
     first = await asyncio.to_thread(migrate, url)
     assert [(m.version, m.name) for m in first] == [
         (1, "jobs"), (2, "schedules"), (3, "workers"), (4, "counts"), (5, "headers"),
-        (6, "unique_keys"), (7, "slots"),
+        (6, "unique_keys"), (7, "slots"), (8, "rates"),
     ]  # fmt: skip
     assert await asyncio.to_thread(migrate, url) == []
     store = PostgresStore(url)
     await store.open()
     await store.close()
-    assert admin(f'SELECT count(*) FROM "{schema_of(url)}".migrations') == [(7,)]
+    assert admin(f'SELECT count(*) FROM "{schema_of(url)}".migrations') == [(8,)]
 
 
 def test_concurrent_openers_migrate_once(url: str) -> None:
@@ -124,7 +125,7 @@ def test_concurrent_openers_migrate_once(url: str) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(results) == [0, 0, 0, 0, 0, 7]  # type: ignore[type-var]
+    assert sorted(results) == [0, 0, 0, 0, 0, 8]  # type: ignore[type-var]
 
 
 async def test_a_newer_schema_is_refused(url: str) -> None:
@@ -420,6 +421,7 @@ def test_every_statement_is_checked() -> None:
     checked |= {"stats", "fold_counts"}  # test_stats_read_the_kept_counts_not_the_jobs
     checked |= {"lock_key", "lock_slots"}  # advisory locks: no table
     checked |= {"acquire_slot", "release_slot"}  # the slots table: by its key, a few rows
+    checked |= {"take_start"}  # the rates table: one row by its key
     assert checked == set(q.Queries.__slots__)
 
 
@@ -502,9 +504,9 @@ async def test_the_counts_migration_counts_the_jobs_already_there(url: str) -> N
             f'ALTER TABLE "{schema}".jobs DROP COLUMN headers, DROP COLUMN unique_key,'
             " DROP COLUMN unique_until"
         )
-        admin(f'DROP TABLE "{schema}".slots')
+        admin(f'DROP TABLE "{schema}".slots, "{schema}".rates')
         admin(f'DELETE FROM "{schema}".migrations WHERE version >= 4')
-        assert [m.version for m in await asyncio.to_thread(migrate, url)] == [4, 5, 6, 7]
+        assert [m.version for m in await asyncio.to_thread(migrate, url)] == [4, 5, 6, 7, 8]
         a, b = await store.stats("a"), await store.stats("b")
         assert (a.pending, a.processing, a.total, b.pending) == (2, 1, 3, 1)
     finally:

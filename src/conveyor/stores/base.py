@@ -75,6 +75,11 @@ class JobRecord:
         return self.unique_until is not None and self.unique_until > now
 
 
+def next_due(due: float, now: float, interval: float) -> float:
+    """When a rate-limited bucket's next start is due, after one taken ``now``."""
+    return due + interval if now - due < interval else now + interval
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """How one attempt ended, as the worker decided it; the store applies it atomically.
@@ -220,6 +225,16 @@ class Store(Protocol):
 
     async def release_slot(self, bucket: str, holder: str) -> None:
         """Give back ``holder``'s slot of ``bucket`` (nothing if it has none)."""
+        ...
+
+    async def take_start(self, bucket: str, interval: float) -> float:
+        """Take the next start of ``bucket``, which allows one every ``interval`` seconds.
+
+        Returns 0.0 if taken, else the seconds until one is due. The next start is due
+        ``interval`` s after this one was (not after now) if this one came less than an
+        interval late, so that starts taken a little late keep the rate; after a longer
+        pause, ``interval`` s from now. Atomic over every process, on the store's clock.
+        """
         ...
 
     async def claim(

@@ -24,6 +24,7 @@ from .base import (
     RemoteEvents,
     Renewal,
     ScheduleRecord,
+    next_due,
     refuse_connection,
 )
 
@@ -44,6 +45,8 @@ class MemoryStore:
         self._jobs: dict[str, JobRecord] = {}
         self._keys: dict[tuple[str, str | None], str] = {}
         self._slots: dict[str, dict[str, float]] = defaultdict(dict)
+        """Concurrency slots: bucket -> holder -> until when."""
+        self._rates: dict[str, float] = {}
         """Concurrency slots: bucket -> holder -> until when."""
         """The job that last took each (queue, unique key)."""
         self._ready: dict[str, list[tuple[int, float, str]]] = defaultdict(list)
@@ -97,6 +100,16 @@ class MemoryStore:
         """Give back a slot."""
         with self._lock:
             self._slots[bucket].pop(holder, None)
+
+    async def take_start(self, bucket: str, interval: float) -> float:
+        """Take a start of ``bucket`` if one is due; else return the seconds to wait."""
+        now = self.clock.now()
+        with self._lock:
+            due = self._rates.get(bucket, 0.0)
+            if due > now:
+                return due - now
+            self._rates[bucket] = next_due(due, now, interval)
+            return 0.0
 
     def _index(self, record: JobRecord) -> None:
         if record.status is JobStatus.PENDING:

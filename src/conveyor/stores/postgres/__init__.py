@@ -247,6 +247,12 @@ class PostgresStore:
         """Give back a slot."""
         await self._fetch(self._q.release_slot, {"bucket": bucket, "holder": holder})
 
+    async def take_start(self, bucket: str, interval: float) -> float:
+        """Take a start of ``bucket`` if one is due (one statement, on the server's clock)."""
+        rows = await self._fetch(self._q.take_start, {"bucket": bucket, "interval": interval})
+        # Not taken and no row seen: another statement took it meanwhile; look again soon.
+        return float(rows[0][0]) if rows else 0.001
+
     async def claim(
         self, queues: Sequence[str], limit: int, worker_id: str, lease: float
     ) -> list[JobRecord]:

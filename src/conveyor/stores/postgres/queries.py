@@ -77,6 +77,7 @@ class Queries:
     lock_slots: bytes
     acquire_slot: bytes
     release_slot: bytes
+    take_start: bytes
     clear_completed: bytes
     next_due: bytes
     save_schedules: bytes

@@ -94,6 +94,24 @@ WITH released AS (
 )
 SELECT count(*) FROM released
 
+-- name: take_start
+-- A rate-limited bucket's next start: taken if due (then due one interval later), else
+-- how long until it is. The row lock of the upsert orders racing takers.
+WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now),
+taken AS (
+    INSERT INTO {schema}.rates AS r (bucket, tat)
+    SELECT %(bucket)s, now + %(interval)s FROM clock
+    ON CONFLICT (bucket) DO UPDATE
+    SET tat = CASE WHEN excluded.tat - %(interval)s - r.tat < %(interval)s  -- a little late
+                   THEN r.tat + %(interval)s ELSE excluded.tat END
+    WHERE r.tat <= excluded.tat - %(interval)s
+    RETURNING 0.0::float8 AS wait
+)
+SELECT wait FROM taken
+UNION ALL
+SELECT greatest(r.tat - clock.now, 0.001) FROM {schema}.rates r, clock
+WHERE r.bucket = %(bucket)s AND NOT EXISTS (SELECT 1 FROM taken)
+
 -- name: key_holder
 SELECT id FROM {schema}.jobs
 WHERE queue = %(queue)s AND unique_key = %(unique_key)s

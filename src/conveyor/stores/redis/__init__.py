@@ -359,6 +359,10 @@ class RedisStore:
         """Give back a slot."""
         await self._run(lua.SLOT_RELEASE, [bucket, holder])
 
+    async def take_start(self, bucket: str, interval: float) -> float:
+        """Take a start of ``bucket`` if one is due (one script call, server time)."""
+        return float(text(await self._run(lua.RATE_TAKE, [bucket, interval])))
+
     async def claim(
         self, queues: Sequence[str], limit: int, worker_id: str, lease: float
     ) -> list[JobRecord]:

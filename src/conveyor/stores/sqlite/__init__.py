@@ -36,6 +36,7 @@ from ..base import (
     RemoteEvents,
     Renewal,
     ScheduleRecord,
+    next_due,
     refuse_connection,
 )
 from . import queries as q
@@ -235,6 +236,20 @@ class SQLiteStore:
     async def release_slot(self, bucket: str, holder: str) -> None:
         """Give back a slot."""
         await self._write(lambda c: c.execute(q.SLOT_RELEASE, (bucket, holder)), durable=False)
+
+    async def take_start(self, bucket: str, interval: float) -> float:
+        """Take a start of ``bucket`` if one is due (one write transaction)."""
+        now = self.clock.now()
+
+        def operation(conn: sqlite3.Connection) -> float:
+            row = conn.execute(q.RATE_DUE, (bucket,)).fetchone()
+            due = 0.0 if row is None else float(row[0])
+            if due > now:
+                return due - now
+            conn.execute(q.RATE_TAKE, (bucket, next_due(due, now, interval)))
+            return 0.0
+
+        return await self._write(operation, durable=False)
 
     async def claim(
         self, queues: Sequence[str], limit: int, worker_id: str, lease: float

@@ -26,6 +26,13 @@ SLOTS_HELD = "SELECT count(*) FROM conveyor_slots WHERE bucket = ?"
 SLOT_TAKE = "INSERT INTO conveyor_slots (bucket, holder, expires_at) VALUES (?, ?, ?)"
 SLOT_RELEASE = "DELETE FROM conveyor_slots WHERE bucket = ? AND holder = ?"
 
+# Rate limits: when a bucket's next start is due, and moving it on.
+RATE_DUE = "SELECT due FROM conveyor_rates WHERE bucket = ?"
+RATE_TAKE = """
+INSERT INTO conveyor_rates (bucket, due) VALUES (?, ?)
+ON CONFLICT (bucket) DO UPDATE SET due = excluded.due
+"""
+
 # The job that holds a unique key of a queue, if one does (read through conveyor_jobs_keys).
 KEY_HOLDER = """
 SELECT id FROM conveyor_jobs

@@ -123,6 +123,13 @@ MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (bucket, holder)
     ) WITHOUT ROWID;
     """,
+    9: """
+    -- rate limits (handlers' rate_limit=): when each bucket's next start is due
+    CREATE TABLE conveyor_rates (
+        bucket TEXT PRIMARY KEY,
+        due    REAL NOT NULL
+    ) WITHOUT ROWID;
+    """,
 }
 LATEST_VERSION = max(MIGRATIONS)
 
