@@ -9,7 +9,7 @@ raising :class:`asyncio.CancelledError`. A loop that then goes on sleeping would
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 AGAIN_EVERY = 0.1
@@ -35,3 +35,23 @@ async def cancel_and_wait(
                 task.cancel()
         _, pending = await asyncio.wait(pending, timeout=AGAIN_EVERY)
     await asyncio.gather(*everything, return_exceptions=True)
+
+
+class Background:
+    """One task of the running loop that a component starts once and stops for sure."""
+
+    def __init__(self, name: str, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self._name = name
+        self._run = run
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the task (once; starting it again while it runs does nothing)."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=self._name)
+
+    async def stop(self) -> None:
+        """Cancel the task and wait until it has ended (see :func:`cancel_and_wait`)."""
+        task, self._task = self._task, None
+        if task is not None:
+            await cancel_and_wait([task])

@@ -22,6 +22,7 @@ from ._codec import (
 )
 from ._codec import record_to_job as _record_to_job
 from ._remote import RemoteEventBridge
+from .aging import Ager
 from .chains import KEEP_KEY_FOR, Step, chain_headers, next_steps, read_chain, step_key
 from .clock import Clock
 from .dependencies import add_headers, check_depends_on, dependency_headers
@@ -81,8 +82,12 @@ class Queue:
         lease: float = 30.0,
         serializer: Serializer = JSON,
         retention: Retention = FOR_EVER,
+        age_after: float | None = None,
     ) -> None:
         self.store = store
+        self.age_after = age_after
+        """Seconds after which a waiting job goes up one priority level (None: never)."""
+        self._ager: Ager | None = None
         self.name = name
         self.workers = workers
         self.lease = lease
@@ -795,6 +800,9 @@ class Queue:
             self._scheduler.start()
         self._pruner = Pruner(self.store, self.name, self.retention, self._handler_retention)
         self._pruner.start()
+        if self.age_after is not None:
+            self._ager = Ager(self.store, self.name, self.age_after)
+            self._ager.start()
         self._remote.bind_running_loop()
         log.info("queue %r started: %d worker slot(s) on %s", self.name, workers, self.url)
         self.emitter.emit(events.QUEUE_STARTED, self)
@@ -827,6 +835,9 @@ class Queue:
         pruner, self._pruner = self._pruner, None
         if pruner is not None:
             await pruner.stop()
+        ager, self._ager = self._ager, None
+        if ager is not None:
+            await ager.stop()
         self._stopping = worker
         try:
             await worker.stop(limit)
@@ -880,6 +891,7 @@ def create_queue(
     clock: Clock | None = None,
     keep_completed: float | timedelta | None = None,
     keep_failed: float | timedelta | None = None,
+    age_after: float | timedelta | None = None,
 ) -> Queue:
     """Create a queue on the store that ``url`` names.
 
@@ -887,20 +899,28 @@ def create_queue(
     ``sqlite:///conveyor.db``. Nothing is opened until first use. ``keep_completed`` and
     ``keep_failed`` (seconds or ``timedelta``; default: for ever) are how long completed,
     and failed or cancelled, jobs are kept before started queues delete them.
+    ``age_after`` (seconds or ``timedelta``; default: strict priority) turns on aging: a
+    pending job that waited that long goes up one priority level (see :mod:`conveyor.aging`).
 
     >>> queue = create_queue(workers=4, url="memory://")
     """
     _check_workers(workers)
     if not isinstance(name, str) or not name:
         raise ConfigurationError(f"queue name must be a non-empty string, got {name!r}")
-    try:
-        lease_seconds = check_seconds(lease, "lease", allow_zero=False)
-    except InvalidJobError as exc:
-        raise ConfigurationError(str(exc)) from None
+    lease_seconds = _config_seconds(lease, "lease")
     retention = check_retention(keep_completed, keep_failed, where=f"queue {name!r}")
+    aging = None if age_after is None else _config_seconds(age_after, "age_after")
     store = store_from_url(url or os.environ.get("CONVEYOR_URL") or DEFAULT_URL, clock)
     return Queue(store, name=name, workers=workers, lease=lease_seconds,
-                 serializer=serializer or JSON, retention=retention)  # fmt: skip
+                 serializer=serializer or JSON, retention=retention, age_after=aging)  # fmt: skip
+
+
+def _config_seconds(value: float | timedelta, what: str) -> float:
+    """Check a queue's setting of seconds (more than 0); a ConfigurationError if bad."""
+    try:
+        return check_seconds(value, what, allow_zero=False)
+    except InvalidJobError as exc:
+        raise ConfigurationError(str(exc)) from None
 
 
 def _check_workers(workers: object) -> int:

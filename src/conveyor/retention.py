@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from ._tasks import cancel_and_wait
+from ._tasks import Background
 from .errors import ConfigurationError
 from .job import JobStatus
 from .retry import check_seconds
@@ -78,18 +78,16 @@ class Pruner:
         self.queue = queue
         self.retention = retention
         self._handlers = handlers
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Background("pruner", self._run)
 
     def start(self) -> None:
         """Prune now and then in a task of the running loop (if anything is to be pruned)."""
-        if self._task is None and self._matches():
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="pruner")
+        if self._matches():
+            self._loop.start()
 
     async def stop(self) -> None:
-        """Stop pruning (a batch being deleted finishes first)."""
-        task, self._task = self._task, None
-        if task is not None:
-            await cancel_and_wait([task])
+        """Stop pruning."""
+        await self._loop.stop()
 
     async def _run(self) -> None:
         while True:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from ._tasks import cancel_and_wait
+from ._tasks import Background
 from .clock import Clock, to_datetime
 from .errors import BackendUnavailableError, InvalidScheduleError
 from .stores.base import JobRecord, ScheduleRecord, Store
@@ -158,20 +158,17 @@ class Scheduler:
         self._gone: set[str] = set()
         """Schedules removed from the store while this process runs: not registered again."""
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Background("scheduler", self._run)
 
     # -- running -----------------------------------------------------------------------
 
     def start(self) -> None:
         """Run the loop in a task of the running event loop."""
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="scheduler")
+        self._loop.start()
 
     async def stop(self) -> None:
-        """Stop the loop (a tick being fired finishes first)."""
-        task, self._task = self._task, None
-        if task is not None:
-            await cancel_and_wait([task])
+        """Stop the loop."""
+        await self._loop.stop()
 
     async def _run(self) -> None:
         touch_at = resync_at = 0.0

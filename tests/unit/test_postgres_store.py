@@ -346,7 +346,7 @@ PLAN_PARAMS = {
 STATEMENTS = ["claim", "renew", "settle", "recover_expired", "cancel", "retry", "set_progress",
               "get", "list_jobs", "clear_completed", "next_due", "count_matching",
               "delete_matching", "retry_matching", "cancel_matching", "delete_job",
-              "key_holder"]  # fmt: skip
+              "key_holder", "age_jobs"]  # fmt: skip
 BULK = {"count_matching", "delete_matching", "retry_matching", "cancel_matching"}
 
 

@@ -18,7 +18,7 @@ from conveyor.stores.sqlite import queries as q
 STATEMENTS = [
     "PROMOTE_DUE", "READY_HEAD", "CLAIM", "RENEW", "SETTLE", "RECOVER_EXPIRED",
     "CANCEL_WAITING", "REQUEST_CANCEL", "RETRY", "SET_PROGRESS", "GET", "LIST", "STATS",
-    "CLEAR_COMPLETED", "NEXT_DUE",
+    "CLEAR_COMPLETED", "NEXT_DUE", "AGE",
 ]  # fmt: skip
 
 
@@ -38,7 +38,8 @@ def conn(tmp_path_factory: pytest.TempPathFactory) -> sqlite3.Connection:
 def _params(sql: str) -> object:
     if ":" in sql:
         names = {"now", "lease", "worker", "ids", "id", "status", "result", "error",
-                 "traceback", "delay", "attempt", "percent", "message", "postponed"}  # fmt: skip
+                 "traceback", "delay", "attempt", "percent", "message", "postponed",
+                 "queue", "before", "limit"}  # fmt: skip
         return {name: '["x"]' if name == "ids" else 1 for name in names}
     return (1,) * sql.count("?")
 

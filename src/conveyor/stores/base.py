@@ -227,6 +227,15 @@ class Store(Protocol):
         """Give back ``holder``'s slot of ``bucket`` (nothing if it has none)."""
         ...
 
+    async def age_jobs(self, queue: str, before: float, limit: int) -> int:
+        """Raise pending jobs that have waited since ``before`` one priority level.
+
+        Up to ``limit`` jobs of ``queue`` below CRITICAL whose ``run_at`` is older than
+        ``before`` go one level up, their ``run_at`` now (their wait at the new level
+        starts). Returns how many. The opt-in fairness of ``create_queue(age_after=)``.
+        """
+        ...
+
     async def take_start(self, bucket: str, interval: float) -> float:
         """Take the next start of ``bucket``, which allows one every ``interval`` seconds.
 

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from ..clock import Clock, SystemClock
-from ..job import JobStatus, QueueStats
+from ..job import JobPriority, JobStatus, QueueStats
 from .base import (
     Capabilities,
     ChangeSignal,
@@ -100,6 +100,26 @@ class MemoryStore:
         """Give back a slot."""
         with self._lock:
             self._slots[bucket].pop(holder, None)
+
+    async def age_jobs(self, queue: str, before: float, limit: int) -> int:
+        """Raise long-waiting pending jobs one priority level."""
+        now = self.clock.now()
+        raised = 0
+        with self._lock:
+            for record in list(self._jobs.values()):
+                if raised >= limit:
+                    break
+                if (
+                    record.queue == queue
+                    and record.status is JobStatus.PENDING
+                    and record.priority < JobPriority.CRITICAL
+                    and record.run_at < before
+                ):
+                    record.priority += 1
+                    record.run_at = now
+                    self._index(record)
+                    raised += 1
+        return raised
 
     async def take_start(self, bucket: str, interval: float) -> float:
         """Take a start of ``bucket`` if one is due; else return the seconds to wait."""

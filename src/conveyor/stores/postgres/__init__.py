@@ -247,6 +247,11 @@ class PostgresStore:
         """Give back a slot."""
         await self._fetch(self._q.release_slot, {"bucket": bucket, "holder": holder})
 
+    async def age_jobs(self, queue: str, before: float, limit: int) -> int:
+        """Raise long-waiting pending jobs one priority level."""
+        params = {"queue": queue, "before": before, "limit": limit}
+        return int((await self._fetch(self._q.age_jobs, params))[0][0])
+
     async def take_start(self, bucket: str, interval: float) -> float:
         """Take a start of ``bucket`` if one is due (one statement, on the server's clock)."""
         rows = await self._fetch(self._q.take_start, {"bucket": bucket, "interval": interval})

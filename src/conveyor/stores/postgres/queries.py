@@ -78,6 +78,7 @@ class Queries:
     acquire_slot: bytes
     release_slot: bytes
     take_start: bytes
+    age_jobs: bytes
     clear_completed: bytes
     next_due: bytes
     save_schedules: bytes

@@ -94,6 +94,21 @@ WITH released AS (
 )
 SELECT count(*) FROM released
 
+-- name: age_jobs
+-- Aging: long-waiting pending jobs one priority level up (rows others hold are skipped).
+WITH chosen AS (
+    SELECT id FROM {schema}.jobs
+    WHERE status = 'pending' AND queue = %(queue)s AND priority < 3
+      AND run_at < to_timestamp(%(before)s)
+    LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+),
+raised AS (
+    UPDATE {schema}.jobs j SET priority = j.priority + 1, run_at = now()
+    FROM chosen WHERE j.id = chosen.id AND j.status = 'pending'
+    RETURNING 1
+)
+SELECT count(*) FROM raised
+
 -- name: take_start
 -- A rate-limited bucket's next start: taken if due (then due one interval later), else
 -- how long until it is. The row lock of the upsert orders racing takers.

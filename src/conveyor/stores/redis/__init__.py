@@ -359,6 +359,10 @@ class RedisStore:
         """Give back a slot."""
         await self._run(lua.SLOT_RELEASE, [bucket, holder])
 
+    async def age_jobs(self, queue: str, before: float, limit: int) -> int:
+        """Raise long-waiting pending jobs one priority level (one script call)."""
+        return int(await self._run(lua.AGE, [queue, before, limit]))
+
     async def take_start(self, bucket: str, interval: float) -> float:
         """Take a start of ``bucket`` if one is due (one script call, server time)."""
         return float(text(await self._run(lua.RATE_TAKE, [bucket, interval])))

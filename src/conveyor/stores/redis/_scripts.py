@@ -39,6 +39,7 @@ ENQUEUE_UNIQUE = Script("enqueue_unique")
 SLOT_ACQUIRE = Script("slot_acquire")
 SLOT_RELEASE = Script("slot_release")
 RATE_TAKE = Script("rate_take")
+AGE = Script("age")
 CLAIM = Script("claim")
 RENEW = Script("renew")
 SETTLE = Script("settle")
@@ -59,4 +60,5 @@ WORKER_BEAT = Script("worker_beat")
 WORKER_LIST = Script("worker_list")
 ALL = (ENQUEUE, ENQUEUE_UNIQUE, CLAIM, RENEW, SETTLE, RECOVER, CANCEL, RETRY, PROGRESS, LIST,
        STATS, CLEAR, NEXT_DUE, SCHEDULE_SAVE, SCHEDULE_FIRE, SCHEDULE_PAUSE, PEEK, STEER,
-       WORKER_BEAT, WORKER_LIST, SLOT_ACQUIRE, SLOT_RELEASE, RATE_TAKE)  # fmt: skip
+       WORKER_BEAT, WORKER_LIST, SLOT_ACQUIRE, SLOT_RELEASE, RATE_TAKE,
+       AGE)  # fmt: skip

@@ -237,6 +237,11 @@ class SQLiteStore:
         """Give back a slot."""
         await self._write(lambda c: c.execute(q.SLOT_RELEASE, (bucket, holder)), durable=False)
 
+    async def age_jobs(self, queue: str, before: float, limit: int) -> int:
+        """Raise long-waiting pending jobs one priority level (one write transaction)."""
+        params = {"queue": queue, "before": before, "limit": limit, "now": self.clock.now()}
+        return int(await self._write(lambda c: c.execute(q.AGE, params).rowcount, durable=False))
+
     async def take_start(self, bucket: str, interval: float) -> float:
         """Take a start of ``bucket`` if one is due (one write transaction)."""
         now = self.clock.now()

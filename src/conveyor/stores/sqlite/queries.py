@@ -26,6 +26,16 @@ SLOTS_HELD = "SELECT count(*) FROM conveyor_slots WHERE bucket = ?"
 SLOT_TAKE = "INSERT INTO conveyor_slots (bucket, holder, expires_at) VALUES (?, ?, ?)"
 SLOT_RELEASE = "DELETE FROM conveyor_slots WHERE bucket = ? AND holder = ?"
 
+# Aging: long-waiting pending jobs one priority level up, read through conveyor_jobs_ready.
+AGE = """
+UPDATE conveyor_jobs SET priority = priority + 1, run_at = :now
+WHERE id IN (
+    SELECT id FROM conveyor_jobs
+    WHERE status = 'pending' AND queue = :queue AND priority < 3 AND run_at < :before
+    LIMIT :limit
+)
+"""
+
 # Rate limits: when a bucket's next start is due, and moving it on.
 RATE_DUE = "SELECT due FROM conveyor_rates WHERE bucket = ?"
 RATE_TAKE = """
