@@ -277,9 +277,7 @@ class Worker:
 
     async def _run(self, running: _Running) -> None:
         job, record = running.job, running.record
-        if DEPENDS_ON in job.headers and not await self._dependencies_done(running):
-            return
-        if not await self._take_start(running) or not await self._take_slot(running):
+        if not await self._may_start(running):
             return
         job._reporter = self._report_progress
         job._loop = asyncio.get_running_loop()
@@ -308,6 +306,16 @@ class Worker:
             job._reporter = None
             running.settling = True
         await self._settle(running, outcome)
+
+    async def _may_start(self, running: _Running) -> bool:
+        """Check dependencies, rate and concurrency limits; False: the job was settled."""
+        try:
+            if DEPENDS_ON in running.job.headers and not await self._dependencies_done(running):
+                return False
+            return await self._take_start(running) and await self._take_slot(running)
+        except asyncio.CancelledError:  # stopped (or its lease lost) before it started
+            await self._end_unstarted(running, self._interrupted(running))
+            return False
 
     async def _dependencies_done(self, running: _Running) -> bool:
         """Say whether the job's dependencies are done; if not, postpone or cancel it."""

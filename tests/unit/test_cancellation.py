@@ -68,3 +68,29 @@ async def test_stop_puts_back_a_job_whose_handler_swallowed_the_first_cancellati
     assert job is not None
     assert job.status is JobStatus.PENDING
     await queue.close()
+
+
+async def test_stop_puts_back_a_job_stopped_while_checking_its_dependencies() -> None:
+    queue = create_queue(url="memory://", workers=1, name=unique_name())
+    queue.register("load", lambda job: "loaded")
+    queue.register("extract", lambda job: "rows")
+    parent = await queue.enqueue("extract", delay=3600)  # waits: the worker takes the child
+    child = await queue.enqueue("load", depends_on=[parent])
+    store_get, checking = queue.store.get, asyncio.Event()
+
+    async def slow_get(job_id: str):  # type: ignore[no-untyped-def]
+        if job_id == parent:  # the dependency check: it hangs until stop cancels it
+            checking.set()
+            await asyncio.Event().wait()
+        return await store_get(job_id)
+
+    queue.store.get = slow_get  # type: ignore[method-assign]
+    await queue.start()
+    await asyncio.wait_for(checking.wait(), 5)
+    async with asyncio.timeout(5):
+        await queue.stop(timeout=0.1)
+    del queue.store.get
+    job = await queue.get_job(child)
+    assert job is not None
+    assert (job.status, job.attempts) == (JobStatus.PENDING, 0)
+    await queue.close()
