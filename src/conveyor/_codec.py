@@ -228,6 +228,12 @@ def record_to_job(
     )
 
 
+def add_headers(record: JobRecord, headers: Mapping[str, str]) -> None:
+    """Merge ``headers`` into a new record's stored headers (a JSON object)."""
+    own = json.loads(record.headers) if record.headers else {}
+    record.headers = json.dumps({**own, **headers}, separators=(",", ":"))
+
+
 def _headers(stored: str | None) -> dict[str, str]:
     """Decode a job's stored headers; anything but a JSON object of strings is none."""
     if not stored:

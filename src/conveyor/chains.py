@@ -64,10 +64,10 @@ def next_steps(steps: Sequence[Step]) -> list[list[Any]]:
     return stored
 
 
-def chain_headers(chain_id: str, step: int, rest: list[list[Any]]) -> str:
-    """Return the stored headers of a chain's job number ``step`` followed by ``rest``."""
+def chain_headers(chain_id: str, step: int, rest: list[list[Any]]) -> dict[str, str]:
+    """Return the headers of a chain's job number ``step`` followed by ``rest``."""
     steps = json.dumps(rest, separators=(",", ":"))
-    return json.dumps({CHAIN_ID: chain_id, STEP: str(step), STEPS: steps})
+    return {CHAIN_ID: chain_id, STEP: str(step), STEPS: steps}
 
 
 def read_chain(headers: Mapping[str, str]) -> tuple[str, int, list[list[Any]]]:

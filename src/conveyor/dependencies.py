@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import InvalidJobError
 from .job import JobStatus
-from .stores.base import JobRecord, Store
+from .stores.base import Store
 
 DEPENDS_ON = "conveyor-depends-on"
 """Header: the ids of the jobs this one waits for, as a JSON list."""
@@ -59,12 +59,6 @@ def dependency_headers(ids: Sequence[str], *, gather: bool = False) -> dict[str,
     if gather:
         headers[GATHER] = "1"
     return headers
-
-
-def add_headers(record: JobRecord, headers: Mapping[str, str]) -> None:
-    """Merge ``headers`` into a record's stored headers."""
-    own = json.loads(record.headers) if record.headers else {}
-    record.headers = json.dumps({**own, **headers}, separators=(",", ":"))
 
 
 async def check(

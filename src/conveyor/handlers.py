@@ -111,11 +111,7 @@ def _check_concurrency(
         raise HandlerRegistrationError(
             f"concurrency for {name!r} must be a whole number, 1 or more, got {limit!r}"
         )
-    if key is not None and not callable(key):
-        raise HandlerRegistrationError(
-            f"concurrency_key for {name!r} must be a function of the payload, got {key!r}"
-        )
-    return limit, key
+    return limit, _key_function(name, "concurrency_key", key)
 
 
 _PERIODS = {"s": 1.0, "m": 60.0, "h": 3600.0}
@@ -153,11 +149,15 @@ def _check_rate(
             f"rate_limit for {name!r} must be like '10/s', '100/m', '1000/h' or"
             f" (count, seconds), with a count of 1 or more; got {limit!r}"
         )
+    return (count, float(period)), _key_function(name, "rate_key", key)
+
+
+def _key_function(name: str, option: str, key: object) -> Callable[[Any], str] | None:
     if key is not None and not callable(key):
         raise HandlerRegistrationError(
-            f"rate_key for {name!r} must be a function of the payload, got {key!r}"
+            f"{option} for {name!r} must be a function of the payload, got {key!r}"
         )
-    return (count, float(period)), key
+    return key
 
 
 def _check_run_in(name: str, run_in: object, is_async: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from . import events
 from ._codec import (
     Options,
+    add_headers,
     build_record,
     check_name,
     check_options,
@@ -25,7 +27,7 @@ from ._remote import RemoteEventBridge
 from .aging import Ager
 from .chains import KEEP_KEY_FOR, Step, chain_headers, next_steps, read_chain, step_key
 from .clock import Clock
-from .dependencies import add_headers, check_depends_on, dependency_headers
+from .dependencies import check_depends_on, dependency_headers
 from .errors import (
     ConfigurationError,
     InvalidJobError,
@@ -306,10 +308,8 @@ class Queue:
         self, records: list[JobRecord], connection: Any, *, unique: bool = False
     ) -> str:
         """Store new jobs; return the first one's id (a unique key's holder's, if taken)."""
-        if self.tracing is not None:
-            with self.tracing.sending(records):
-                return await self._write_new(records, connection, unique)
-        return await self._write_new(records, connection, unique)
+        with self.tracing.sending(records) if self.tracing else contextlib.nullcontext():
+            return await self._write_new(records, connection, unique)
 
     async def _write_new(self, records: list[JobRecord], connection: Any, unique: bool) -> str:
         if unique:
@@ -368,7 +368,7 @@ class Queue:
             check_name(name)
             self._check_known(name)
         record = self._build_spec(0, first)
-        record.headers = chain_headers(record.id, 0, rest)
+        add_headers(record, chain_headers(record.id, 0, rest))
         return await self._store_new([record], None)
 
     async def group(self, /, jobs: Iterable[JobSpec], then: Step) -> tuple[list[str], str]:
@@ -397,7 +397,7 @@ class Queue:
         record = self._build(
             name, result, dict(options), where=f"step {step} of chain {chain_id}", any_name=True
         )
-        record.headers = chain_headers(chain_id, step, remaining)
+        add_headers(record, chain_headers(chain_id, step, remaining))
         record.unique_key = step_key(chain_id, step)
         record.unique_until = record.created_at + KEEP_KEY_FOR
         await self._store_new([record], None, unique=True)

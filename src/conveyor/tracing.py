@@ -19,11 +19,11 @@ A process that only enqueues and one that only runs jobs each need tracing turne
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from ._codec import add_headers
 from ._version import __version__
 from .errors import ConfigurationError
 
@@ -70,8 +70,7 @@ class Tracing:
             self._propagate.inject(carrier)
             if carrier:
                 for record in records:
-                    own = json.loads(record.headers) if record.headers else {}
-                    record.headers = json.dumps({**own, **carrier}, separators=(",", ":"))
+                    add_headers(record, carrier)
             yield
 
     @contextmanager

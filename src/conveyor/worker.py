@@ -288,11 +288,8 @@ class Worker:
                 status=JobStatus.PROCESSING.value)  # fmt: skip
         self.emitter.emit(events.JOB_STARTED, job)
         try:
-            if self.tracing is None:
+            with self.tracing.processing(job) if self.tracing else contextlib.nullcontext():
                 value = await self._call_and_continue(job)
-            else:
-                with self.tracing.processing(job):
-                    value = await self._call_and_continue(job)
             outcome = Outcome(
                 job.id, self.worker_id, record.attempts, JobStatus.COMPLETED,
                 result=self.serializer.dumps(value),

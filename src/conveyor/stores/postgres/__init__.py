@@ -39,7 +39,8 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, NoReturn
 
 import psycopg
@@ -187,6 +188,17 @@ class PostgresStore:
         except psycopg.Error as exc:
             raise self._failed(exc) from None
 
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """Lend a pooled connection inside one transaction; driver errors become ours."""
+        if not self._opened:
+            await self.open()
+        try:
+            async with self._pools.connection() as conn, conn.transaction():
+                yield conn
+        except psycopg.Error as exc:
+            raise self._failed(exc) from None
+
     def _failed(self, exc: psycopg.Error) -> ConveyorError:
         """Return the error to raise for a driver error (a broken pool is checked soon)."""
         if isinstance(exc, psycopg.OperationalError):
@@ -219,13 +231,8 @@ class PostgresStore:
         if connection is not None:
             await self.open()
             return await _enqueue_unique_on(connection, steps, params)
-        if not self._opened:
-            await self.open()
-        try:
-            async with self._pools.connection() as conn, conn.transaction():
-                holder = await _enqueue_unique_async(conn, steps, params)
-        except psycopg.Error as exc:
-            raise self._failed(exc) from None
+        async with self._transaction() as conn:
+            holder = await _enqueue_unique_async(conn, steps, params)
         if holder == record.id:
             self.changes.fire()
         return holder
@@ -233,14 +240,9 @@ class PostgresStore:
     async def acquire_slot(self, bucket: str, limit: int, holder: str, ttl: float) -> bool:
         """Take or renew a slot of ``bucket``, under a transaction-scoped advisory lock."""
         params = {"bucket": bucket, "holder": holder, "limit": limit, "ttl": float(ttl)}
-        if not self._opened:
-            await self.open()
-        try:
-            async with self._pools.connection() as conn, conn.transaction():
-                await conn.execute(self._q.lock_slots, params)
-                row = await (await conn.execute(self._q.acquire_slot, params)).fetchone()
-        except psycopg.Error as exc:
-            raise self._failed(exc) from None
+        async with self._transaction() as conn:
+            await conn.execute(self._q.lock_slots, params)
+            row = await (await conn.execute(self._q.acquire_slot, params)).fetchone()
         return bool(row and row[0])
 
     async def release_slot(self, bucket: str, holder: str) -> None:
@@ -440,15 +442,10 @@ class PostgresStore:
             "channel": self._settings.channel,
             **record_params(records, self.remote_events.origin),
         }
-        if not self._opened:
-            await self.open()
-        try:
-            async with self._pools.connection() as conn, conn.transaction():
-                moved = await (await conn.execute(self._q.move_schedule, move)).fetchall()
-                if moved and records:
-                    await conn.execute(insert, added, binary=True)
-        except psycopg.Error as exc:
-            raise self._failed(exc) from None
+        async with self._transaction() as conn:
+            moved = await (await conn.execute(self._q.move_schedule, move)).fetchall()
+            if moved and records:
+                await conn.execute(insert, added, binary=True)
         if moved and records:
             self.changes.fire()
         return bool(moved)
