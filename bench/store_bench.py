@@ -39,7 +39,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from conveyor import create_queue
-from conveyor.stores.sqlite.queries import INSERT as CONVEYOR_INSERT
+from conveyor.stores.sqlite.queries import INSERT_NEW as CONVEYOR_INSERT
 from conveyor.stores.sqlite.schema import MIGRATIONS
 
 HERE = Path(__file__).resolve().parent
@@ -404,11 +404,10 @@ class Bench:
         for version in sorted(MIGRATIONS):  # conveyor's schema, every migration
             conn.executescript(MIGRATIONS[version])  # (the store counts its inserts itself)
         now = time.time()
-        # the columns of conveyor's INSERT: a pending job, the optional fields empty
-        later_columns = [None] * (CONVEYOR_INSERT.count("?") - 24)  # added after version 1
+        # the columns of conveyor's INSERT of a new job: a pending job, no start time
         rows = [
             (f"{i:026d}", "bench", "noop", b'{"tag":%d}' % i, "pending", 1, 3, 1.0, 30.0, None,
-             now, now, None, 0, *[None] * 9, 0, *later_columns)
+             now, now, None)
             for i in range(self.a.n)
         ]  # fmt: skip
         t0 = time.perf_counter()

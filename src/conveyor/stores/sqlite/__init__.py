@@ -201,19 +201,22 @@ class SQLiteStore:
         refuse_connection(connection, self.url)
         # A BulkInsert returns nothing: a cursor handed to another thread would reset
         # the writer's cached statement while it may be running the next batch.
-        await self._write(BulkInsert(q.INSERT, [_row(r) for r in records], _count_added))
+        await self._write(BulkInsert(*_new_rows(records), _count_added))
 
     async def enqueue_unique(self, record: JobRecord, connection: object = None) -> str:
         """Insert ``record`` unless a job of its queue holds its key (one transaction)."""
         refuse_connection(connection, self.url)
-        row, key = _row(record), (record.queue, record.unique_key, self.clock.now())
+        (insert, rows), key = (
+            _new_rows([record]),
+            (record.queue, record.unique_key, self.clock.now()),
+        )
 
         def operation(conn: sqlite3.Connection) -> str:
             holder = conn.execute(q.KEY_HOLDER, key).fetchone()
             if holder is not None:
                 return str(holder[0])
-            conn.execute(q.INSERT, row)
-            _count_added(conn, [row])
+            conn.executemany(insert, rows)
+            _count_added(conn, rows)
             return record.id
 
         return await self._write(operation)
@@ -444,12 +447,12 @@ class SQLiteStore:
             "queue": queue, "key": key, "expected": expected_tick, "tick": tick,
             "next_tick": next_tick, "job_id": records[-1].id if records else None,
         }  # fmt: skip
-        rows = [_row(record) for record in records]
+        insert, rows = _new_rows(records)
 
         def operation(conn: sqlite3.Connection) -> bool:
             if conn.execute(q.FIRE_SCHEDULE, params).rowcount != 1:
                 return False
-            conn.executemany(q.INSERT, rows)
+            conn.executemany(insert, rows)
             _count_added(conn, rows)
             return True
 
@@ -529,18 +532,24 @@ def _check_path(path: str) -> None:
         raise IncompatibleStoreError(f"{path} is not a SQLite database")
 
 
-def _row(r: JobRecord) -> tuple[object, ...]:
-    return (
-        r.id, r.queue, r.name, r.payload, r.status.value, r.priority, r.max_retries,
-        r.retry_delay, r.timeout, r.backoff, r.created_at, r.run_at, r.scheduled_at,
-        r.attempts, r.started_at, r.completed_at, r.worker_id, r.lease_expires_at,
-        r.result, r.error, r.traceback, r.progress, r.progress_message,
-        int(r.cancel_requested), r.headers, r.unique_key, r.unique_until,
-    )  # fmt: skip
+def _new_rows(records: Sequence[JobRecord]) -> tuple[str, Sequence[Sequence[object]]]:
+    """Return the INSERT statement and its rows for the new jobs ``records``."""
+    rows = [
+        (r.id, r.queue, r.name, r.payload, r.status.value, r.priority, r.max_retries,
+         r.retry_delay, r.timeout, r.backoff, r.created_at, r.run_at, r.scheduled_at)
+        for r in records
+    ]  # fmt: skip
+    if all(r.headers is None and r.unique_key is None and r.unique_until is None for r in records):
+        return q.INSERT_NEW, rows
+    tagged = [
+        (*row, r.headers, r.unique_key, r.unique_until)
+        for row, r in zip(rows, records, strict=True)
+    ]
+    return q.INSERT_NEW_TAGGED, tagged
 
 
 def _count_added(conn: sqlite3.Connection, rows: Sequence[Sequence[object]]) -> None:
-    """Count new job rows (made by :func:`_row`) into conveyor_counts (see migration 7)."""
+    """Count new job rows (made by :func:`_new_rows`) into conveyor_counts (see migration 7)."""
     added = Counter((row[1], row[4]) for row in rows)  # (queue, status)
     conn.executemany(q.COUNT_ADDED, [(queue, status, n) for (queue, status), n in added.items()])
 

@@ -7,10 +7,23 @@ COLUMNS = (
     " headers, unique_key, unique_until"
 )
 
-INSERT = f"""
-INSERT INTO conveyor_jobs ({COLUMNS})
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
+# A new job sets only these columns; the others start NULL or 0. Binding fewer values
+# matters: the driver adapts each NULL it binds, and binding all 27 columns made a bulk
+# insert 30 % slower. Jobs with headers or a unique key take INSERT_NEW_TAGGED.
+NEW_COLUMNS = (
+    "id, queue, name, payload, status, priority, max_retries, retry_delay, timeout, backoff,"
+    " created_at, run_at, scheduled_at"
+)
+TAG_COLUMNS = "headers, unique_key, unique_until"
+
+
+def _insert(columns: str) -> str:
+    marks = ", ".join("?" * (columns.count(",") + 1))
+    return f"INSERT INTO conveyor_jobs ({columns}) VALUES ({marks})"
+
+
+INSERT_NEW = _insert(NEW_COLUMNS)
+INSERT_NEW_TAGGED = _insert(f"{NEW_COLUMNS}, {TAG_COLUMNS}")
 
 # Counts of jobs just inserted: the store counts them itself, a trigger each row costs
 # a sixth of a bulk insert (migration 7); moves and deletions are counted by triggers.
