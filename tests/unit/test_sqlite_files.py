@@ -224,3 +224,58 @@ async def test_a_file_of_an_older_schema_gets_its_counts_from_its_rows(tmp_path:
     assert (await queue.get_stats()).failed == 1
     assert (await queue.get_job("old1")).headers == {}  # type: ignore[union-attr]
     await queue.close()
+
+
+def remove_database(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def job_ids_in(path: Path) -> list[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return [row[0] for row in conn.execute("SELECT id FROM conveyor_jobs ORDER BY id")]
+    finally:
+        conn.close()
+
+
+async def test_a_deleted_file_is_made_anew_not_written_on_unseen(tmp_path: Path) -> None:
+    # Without the check, the open connection wrote on into the deleted file: enqueue
+    # returned an id that no other process could ever find.
+    path = tmp_path / "jobs.db"
+    queue = create_queue(url=url_of(path))
+    try:
+        await queue.enqueue("job", {"n": 1})
+        remove_database(path)
+        job_id = await queue.enqueue("job", {"n": 2})
+        assert job_ids_in(path) == [job_id]
+        job = await queue.get_job(job_id)
+        assert job is not None
+        assert job.payload == {"n": 2}
+        assert (await queue.get_stats()).pending == 1
+    finally:
+        await queue.close()
+
+
+async def test_a_file_replaced_by_another_process_is_followed(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.db"
+    producer = create_queue(url=url_of(path))
+    ran: list[object] = []
+    worker = create_queue(url=url_of(path))
+
+    @worker.handler("job")
+    async def job(job: conveyor.Job) -> None:
+        ran.append(job.payload)
+
+    try:
+        await producer.enqueue("job", {"n": 1})
+        shutil.rmtree(tmp_path)
+        tmp_path.mkdir()
+        await worker.start()  # makes the new file first, as a worker process would
+        job_id = await producer.enqueue("job", {"n": 2})
+        assert job_ids_in(path) == [job_id]
+        assert (await worker.wait(job_id, timeout=10)).status is JobStatus.COMPLETED
+        assert ran == [{"n": 2}]
+    finally:
+        await worker.stop()
+        await producer.close()

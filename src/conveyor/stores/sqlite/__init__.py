@@ -20,6 +20,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -40,7 +41,13 @@ from ..base import (
     refuse_connection,
 )
 from . import queries as q
-from ._connection import BulkInsert, ConnectionThread, Operation, retry_while_busy
+from ._connection import (
+    BulkInsert,
+    ConnectionThread,
+    Operation,
+    file_identity,
+    retry_while_busy,
+)
 from .schema import check_and_migrate
 
 T = TypeVar("T")
@@ -119,6 +126,7 @@ class SQLiteStore:
             durable_sync=self._durable_sync,
             busy_timeout=self._busy_timeout,
             on_commit=self.changes.fire if writer else None,
+            file_identity=partial(file_identity, self.path),
         )
 
     def _connect(self) -> sqlite3.Connection:
@@ -161,6 +169,7 @@ class SQLiteStore:
         wake = self.changes.on_first_waiter
         assert wake is not None
         conn: sqlite3.Connection | None = None
+        opened: object = None
         last, last_change = -1, time.monotonic()
         try:
             while not self._closing.is_set():
@@ -168,8 +177,13 @@ class SQLiteStore:
                     wake.wait(0.5)
                     wake.clear()
                     continue
+                if conn is not None and file_identity(self.path) != opened:
+                    conn.close()  # the file was replaced: watch the new one
+                    conn, last = None, -1
+                    self.changes.fire()
                 if conn is None:
                     conn = sqlite3.connect(self.path, isolation_level=None)
+                    opened = file_identity(self.path)
                 version = conn.execute("PRAGMA data_version").fetchone()[0]
                 if version != last:
                     if last != -1:

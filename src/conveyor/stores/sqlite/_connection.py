@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -25,6 +26,7 @@ log = logging.getLogger("conveyor.store.sqlite")
 T = TypeVar("T")
 Operation = Callable[[sqlite3.Connection], T]
 Opener = Callable[[], sqlite3.Connection]
+FileIdentity = Callable[[], object]
 
 _MAX_BATCH = 512
 _STOP = object()
@@ -70,8 +72,11 @@ class ConnectionThread:
         durable_sync: str,
         busy_timeout: float,
         on_commit: Callable[[], None] | None = None,
+        file_identity: FileIdentity | None = None,
     ) -> None:
         self._opener = opener
+        self._file_identity = file_identity
+        self._opened_identity: object = None
         self._writer = writer
         self._durable_sync = durable_sync
         self._busy_timeout = busy_timeout
@@ -131,8 +136,15 @@ class ConnectionThread:
             return [error] * len(requests)
 
     def _connection(self) -> sqlite3.Connection:
+        identity = self._file_identity
+        if self._conn is not None and identity is not None and identity() != self._opened_identity:
+            # Writing on would go to a file nobody else can open: jobs would vanish.
+            log.warning("the SQLite file was deleted or replaced: opening it again")
+            self._conn.close()
+            self._conn, self._synchronous = None, ""
         if self._conn is None:
             self._conn = self._opener()
+            self._opened_identity = identity() if identity is not None else None
         return self._conn
 
     def _transaction(self, conn: sqlite3.Connection, requests: list[_Request]) -> list[Any]:
@@ -246,6 +258,15 @@ def _as_error(exc: Exception) -> Exception:
     if "not a database" in str(exc):
         return IncompatibleStoreError(f"the file is not a SQLite database ({exc})")
     return BackendUnavailableError(f"SQLite failed: {exc}")
+
+
+def file_identity(path: str) -> object:
+    """Return what tells the file at ``path`` from another put there later (or ``None``)."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (stat.st_dev, stat.st_ino)
 
 
 def is_busy(exc: sqlite3.OperationalError) -> bool:
