@@ -523,3 +523,33 @@ async def test_more_statements_at_once_than_connections_all_get_one(url: str) ->
         assert (await store.stats("q")).pending == 20
     finally:
         await store.close()
+
+
+async def test_a_schema_dropped_under_a_running_queue_is_created_again(url: str) -> None:
+    queue = create_queue(url=url)
+    try:
+        for n in range(6):  # past psycopg's prepare threshold: server-side plans exist
+            await queue.enqueue("job", {"n": n})
+        admin(f'DROP SCHEMA "{schema_of(url)}" CASCADE')
+        job_id = await queue.enqueue("job", {"n": "after"})  # rerun once the schema is back
+        job = await queue.get_job(job_id)
+        assert job is not None
+        assert job.payload == {"n": "after"}
+        assert (await queue.get_stats()).pending == 1
+    finally:
+        await queue.close()
+
+
+async def test_a_dropped_schema_is_not_created_again_without_migrate(url: str) -> None:
+    queue = create_queue(url=url)
+    await queue.enqueue("job", {"n": 1})
+    await queue.close()
+    strict = create_queue(url=f"{url}&migrate=false")
+    try:
+        await strict.get_stats()
+        admin(f'DROP SCHEMA "{schema_of(url)}" CASCADE')
+        with pytest.raises(BackendUnavailableError, match="does not exist"):
+            await strict.enqueue("job", {"n": 2})
+        assert admin("SELECT 1 FROM pg_namespace WHERE nspname = %s", schema_of(url)) == []
+    finally:
+        await strict.close()

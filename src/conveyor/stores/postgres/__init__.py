@@ -69,7 +69,7 @@ from ._codec import Params, outcome_params, record_params, to_record
 from ._listener import Listener
 from ._pools import LoopPools
 from ._url import parse_url
-from .schema import Migration, migrate
+from .schema import Migration, check_and_migrate, connect, migrate
 
 __all__ = ["Migration", "PostgresStore", "migrate"]
 
@@ -78,6 +78,12 @@ log = logging.getLogger("conveyor.stores.postgres")
 # Events that wake nobody: they neither make work ready nor finish a job.
 _QUIET = frozenset({events.JOB_STARTED, events.JOB_PROGRESS})
 FOLD_EVERY = 2.0
+# What a statement fails with when the schema was dropped under a running store.
+_SCHEMA_GONE = (
+    psycopg.errors.UndefinedTable,
+    psycopg.errors.UndefinedFunction,
+    psycopg.errors.InvalidSchemaName,
+)
 """Seconds between two folds of the count changes by a worker's lease recovery."""
 
 
@@ -181,12 +187,37 @@ class PostgresStore:
     async def _fetch(self, query: bytes, params: Params) -> list[tuple[Any, ...]]:
         if not self._opened:
             await self.open()
+        for last_try in (False, True):
+            try:
+                async with self._pools.connection() as conn:
+                    cursor = await conn.execute(query, params, binary=True)
+                    return await cursor.fetchall()
+            except psycopg.Error as exc:
+                # A statement on a missing table had no effect: once it is back, run it again.
+                if last_try or not await self._recreated_schema(exc):
+                    raise self._failed(exc) from None
+        raise AssertionError("unreachable")
+
+    async def _recreated_schema(self, exc: psycopg.Error) -> bool:
+        """If ``exc`` says the schema was dropped, create it again; say if that was done.
+
+        Only with migrating allowed (the default), as a new process would on open.
+        """
+        if not isinstance(exc, _SCHEMA_GONE) or not self._settings.migrate:
+            return False
+        settings = self._settings
+
+        def recreate() -> bool:
+            with connect(settings) as conn:
+                return bool(check_and_migrate(conn, settings.schema, allowed=True))
+
         try:
-            async with self._pools.connection() as conn:
-                cursor = await conn.execute(query, params, binary=True)
-                return await cursor.fetchall()
-        except psycopg.Error as exc:
-            raise self._failed(exc) from None
+            recreated = await asyncio.to_thread(recreate)
+        except (ConveyorError, psycopg.Error):
+            return False
+        if recreated:
+            log.warning("schema %s was dropped while in use: created it again", settings.schema)
+        return recreated
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
@@ -197,6 +228,7 @@ class PostgresStore:
             async with self._pools.connection() as conn, conn.transaction():
                 yield conn
         except psycopg.Error as exc:
+            await self._recreated_schema(exc)  # for the next call: this one raises
             raise self._failed(exc) from None
 
     def _failed(self, exc: psycopg.Error) -> ConveyorError:
