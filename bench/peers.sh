@@ -11,14 +11,12 @@
 # baselines), then this repository is installed into it (editable). Arguments are
 # passed to run_all.sh; without any: --reps 3 --no-baselines --only conveyor:sqlite,huey:sqlite.
 #
-# Two changes are made to the copy's systems/conveyor_peer.py:
-# - close() awaits queue.close(). The harness deletes the SQLite folder between phases,
-#   and a producer that kept its connections open would go on writing into the deleted
-#   file, which the next phase's worker never sees (the bulk check reports every job
-#   lost and the latency warm-up times out).
-# - On PostgreSQL, conveyor's tables go in the public schema (?schema=public), the one
-#   the harness drops between phases; in its own schema, jobs of one phase would stay
-#   for the next.
+# One change is made to the copy's systems/conveyor_peer.py: on PostgreSQL, conveyor's
+# tables go in the public schema (?schema=public), the one the harness drops between
+# phases; in its own schema, jobs of one phase would stay for the next. (The harness
+# also deletes the SQLite folder between phases while the producer's queue stays open:
+# conveyor notices the new file by itself, see "the file is deleted or replaced" in the
+# README.)
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 src="${PEERS_SRC:-$repo/../shared/peers}"
@@ -52,10 +50,6 @@ from pathlib import Path
 peer = Path("systems/conveyor_peer.py")
 text = peer.read_text()
 patches = [
-    (
-        "    async def close(self):\n        pass\n",
-        "    async def close(self):\n        await queue.close()  # bench/peers.sh: release the file\n",
-    ),
     (
         '"postgres": pg_dsn(),',
         '"postgres": pg_dsn() + "?schema=public",  # bench/peers.sh: the schema it cleans',
