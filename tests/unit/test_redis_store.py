@@ -288,3 +288,53 @@ async def test_close_then_open_again_works(store: RedisStore) -> None:
     assert (await store.get("a")) is not None  # opens again by itself
     await store.open()
     assert (await store.stats(queue)).pending == 1
+
+
+def unique_keys_held(url: str, queue: str) -> dict[bytes, bytes]:
+    found = [k for k in server_keys(url) if k.endswith(f":keys:{queue}".encode())]
+    if not found:  # Redis drops a hash with no fields left
+        return {}
+    client = redis.Redis.from_url(url.split("?")[0])
+    try:
+        return client.hgetall(found[0])  # type: ignore[return-value]
+    finally:
+        client.close()
+
+
+async def test_deleting_jobs_deletes_the_unique_keys_they_hold(url: str) -> None:
+    # Before, the keys hash kept a field for every distinct key ever used.
+    queue = create_queue(url=url, name=unique_name("keys"))
+    try:
+        done = await queue.enqueue("job", {}, key="done")
+        gone = await queue.enqueue("job", {}, key="gone")
+        kept = await queue.enqueue("job", {}, key="kept")
+        await queue.cancel(done)
+        await queue.cancel(gone)
+        assert set(unique_keys_held(url, queue.name)) == {b"done", b"gone", b"kept"}
+        taken_again = await queue.enqueue("job", {}, key="done")  # the cancelled job's key
+        assert await queue.delete_jobs(status="cancelled") == 2
+        assert unique_keys_held(url, queue.name) == {
+            b"done": taken_again.encode(),
+            b"kept": kept.encode(),
+        }
+        assert gone not in {v.decode() for v in unique_keys_held(url, queue.name).values()}
+    finally:
+        await queue.close()
+
+
+async def test_clearing_completed_jobs_deletes_their_unique_keys(url: str) -> None:
+    queue = create_queue(url=url, name=unique_name("keys"))
+
+    @queue.handler("job")
+    async def job(job: object) -> None:
+        pass
+
+    try:
+        await queue.start()
+        ran = await queue.enqueue("job", {}, key="ran")
+        assert (await queue.wait(ran, timeout=10)).status is JobStatus.COMPLETED
+        assert set(unique_keys_held(url, queue.name)) == {b"ran"}
+        assert await queue.clear_completed() == 1
+        assert unique_keys_held(url, queue.name) == {}
+    finally:
+        await queue.stop()

@@ -36,6 +36,19 @@ local function move(id, q, from, to)
   redis.call('ZADD', status_key(q, to), 0, id)
 end
 
+-- A queue's unique keys: a field per key, the id of the job that took it last.
+local function keys_key(q) return P .. ':keys:' .. q end
+
+-- Delete job `id` of queue q, and its unique key's field if the job still holds it.
+local function delete_job(id, q)
+  local key = job_key(id)
+  local ukey = redis.call('HGET', key, 'unique_key')
+  if ukey and redis.call('HGET', keys_key(q), ukey) == id then
+    redis.call('HDEL', keys_key(q), ukey)
+  end
+  redis.call('DEL', key)
+end
+
 local events = {}
 local function event(name, id, q)
   events[#events + 1] = {name, id, q}

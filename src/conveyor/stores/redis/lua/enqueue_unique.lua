@@ -4,7 +4,7 @@
 -- P:keys:<queue> maps each key to the job that last took it; that job holds it while
 -- pending, scheduled or processing, and until its unique_until.
 local ukey, id, q = ARGV[2], ARGV[3], ARGV[4]
-local keys = P .. ':keys:' .. q
+local keys = keys_key(q)
 local holder = redis.call('HGET', keys, ukey)
 if holder then
   local f = redis.call('HMGET', job_key(holder), 'status', 'unique_until')

@@ -12,7 +12,7 @@ for i = 4, #ARGV do
       if status == 'pending' then redis.call('ZREM', ready_key(q), id) end
       if status == 'scheduled' then redis.call('ZREM', delayed_key(q), id) end
       redis.call('ZREM', status_key(q, status), id)
-      redis.call('DEL', job_key(id))
+      delete_job(id, q)
       done = done + 1
     elseif action == 'retry' and (status == 'failed' or status == 'cancelled') then
       requeue(id, f, now)
