@@ -1,0 +1,52 @@
+"""A job's slot is free once its handler ends, while its outcome is still being stored."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from conveyor import JobStatus, create_queue
+from conveyor.stores import Outcome
+from testkit import eventually
+
+
+async def test_claims_go_on_while_outcomes_are_stored_but_settling_jobs_are_bounded() -> None:
+    queue = create_queue(2, "memory://")
+    started: list[int] = []
+    in_handler = 0
+    most_in_handler = 0
+
+    @queue.handler("job")
+    async def job(job: object) -> None:
+        nonlocal in_handler, most_in_handler
+        in_handler += 1
+        most_in_handler = max(most_in_handler, in_handler)
+        started.append(1)
+        await asyncio.sleep(0)
+        in_handler -= 1
+
+    stored = asyncio.Event()
+    settle = queue.store.settle
+
+    async def slow_settle(outcomes: Sequence[Outcome]) -> list[bool]:
+        await stored.wait()
+        return await settle(outcomes)
+
+    queue.store.settle = slow_settle  # type: ignore[method-assign]
+    ids = [await queue.enqueue("job", {}) for _ in range(10)]
+    await queue.start()
+    try:
+        # Two ran and wait for their outcomes to be stored; two more were claimed and
+        # ran meanwhile (slots are free once handlers end), and then no more: at most
+        # `workers` jobs settle beside `workers` in handlers.
+        await eventually(lambda: len(started) == 4, "four jobs started")
+        await asyncio.sleep(0.2)
+        assert len(started) == 4
+        stored.set()
+        for job_id in ids:
+            assert (await queue.wait(job_id, timeout=10)).status is JobStatus.COMPLETED
+        assert len(started) == 10
+        assert most_in_handler <= 2
+    finally:
+        stored.set()
+        await queue.stop()
