@@ -485,6 +485,10 @@ class Worker:
 
     async def _settle(self, running: _Running, outcome: Outcome, *, started: bool = True) -> None:
         job = running.job
+        if running.slot is not None:  # the handler is over: the next job may take the slot
+            bucket, running.slot = running.slot[0], None
+            with contextlib.suppress(ConveyorError):  # else it runs out with the lease
+                await self.store.release_slot(bucket, job.id)
         try:
             if running.lost:
                 log.warning("job %s: lease lost, its outcome is dropped", job.id)
@@ -497,9 +501,6 @@ class Worker:
             self._slot_freed.set()
             if self.metrics is not None and started:
                 self.metrics.job_finished(job, outcome.status, time.monotonic() - running.started)
-            if running.slot is not None:
-                with contextlib.suppress(ConveyorError):  # else it runs out with the lease
-                    await self.store.release_slot(running.slot[0], job.id)
 
     async def _settle_with_retries(self, outcome: Outcome) -> bool:
         outage = _Backoff()

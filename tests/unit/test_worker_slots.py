@@ -50,3 +50,31 @@ async def test_claims_go_on_while_outcomes_are_stored_but_settling_jobs_are_boun
     finally:
         stored.set()
         await queue.stop()
+
+
+async def test_a_concurrency_limit_slot_is_given_back_when_the_handler_ends() -> None:
+    queue = create_queue(2, "memory://")
+    started: list[int] = []
+
+    @queue.handler("limited", concurrency=1)
+    async def limited(job: object) -> None:
+        started.append(1)
+
+    stored = asyncio.Event()
+    settle = queue.store.settle
+
+    async def slow_settle(outcomes: Sequence[Outcome]) -> list[bool]:
+        await stored.wait()
+        return await settle(outcomes)
+
+    queue.store.settle = slow_settle  # type: ignore[method-assign]
+    for _ in range(3):
+        await queue.enqueue("limited", {})
+    await queue.start()
+    try:
+        # The first job's outcome is held back; its slot of the limit is not: the
+        # second job takes it (before, it was postponed until the outcome was stored).
+        await eventually(lambda: len(started) >= 2, "a second limited job started", timeout=2)
+    finally:
+        stored.set()
+        await queue.stop()
