@@ -239,7 +239,9 @@ def job_ids_in(path: Path) -> list[str]:
         conn.close()
 
 
-async def test_a_deleted_file_is_made_anew_not_written_on_unseen(tmp_path: Path) -> None:
+async def test_a_deleted_file_is_made_anew_not_written_on_unseen(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     # Without the check, the open connection wrote on into the deleted file: enqueue
     # returned an id that no other process could ever find.
     path = tmp_path / "jobs.db"
@@ -249,6 +251,7 @@ async def test_a_deleted_file_is_made_anew_not_written_on_unseen(tmp_path: Path)
         remove_database(path)
         job_id = await queue.enqueue("job", {"n": 2})
         assert job_ids_in(path) == [job_id]
+        assert f"{path} was deleted or replaced" in caplog.text
         job = await queue.get_job(job_id)
         assert job is not None
         assert job.payload == {"n": 2}

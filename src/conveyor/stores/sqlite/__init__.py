@@ -20,7 +20,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from functools import partial
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -126,7 +125,7 @@ class SQLiteStore:
             durable_sync=self._durable_sync,
             busy_timeout=self._busy_timeout,
             on_commit=self.changes.fire if writer else None,
-            file_identity=partial(file_identity, self.path),
+            path=self.path,
         )
 
     def _connect(self) -> sqlite3.Connection:

@@ -26,7 +26,6 @@ log = logging.getLogger("conveyor.store.sqlite")
 T = TypeVar("T")
 Operation = Callable[[sqlite3.Connection], T]
 Opener = Callable[[], sqlite3.Connection]
-FileIdentity = Callable[[], object]
 
 _MAX_BATCH = 512
 _STOP = object()
@@ -72,10 +71,11 @@ class ConnectionThread:
         durable_sync: str,
         busy_timeout: float,
         on_commit: Callable[[], None] | None = None,
-        file_identity: FileIdentity | None = None,
+        path: str | None = None,
     ) -> None:
         self._opener = opener
-        self._file_identity = file_identity
+        self._path = path
+        """The file, if any, whose deletion or replacement makes the thread open it again."""
         self._opened_identity: object = None
         self._writer = writer
         self._durable_sync = durable_sync
@@ -136,15 +136,16 @@ class ConnectionThread:
             return [error] * len(requests)
 
     def _connection(self) -> sqlite3.Connection:
-        identity = self._file_identity
-        if self._conn is not None and identity is not None and identity() != self._opened_identity:
+        path = self._path
+        replaced = path is not None and file_identity(path) != self._opened_identity
+        if self._conn is not None and replaced:
             # Writing on would go to a file nobody else can open: jobs would vanish.
-            log.warning("the SQLite file was deleted or replaced: opening it again")
+            log.warning("%s was deleted or replaced: opening it again", path)
             self._conn.close()
             self._conn, self._synchronous = None, ""
         if self._conn is None:
             self._conn = self._opener()
-            self._opened_identity = identity() if identity is not None else None
+            self._opened_identity = file_identity(path) if path is not None else None
         return self._conn
 
     def _transaction(self, conn: sqlite3.Connection, requests: list[_Request]) -> list[Any]:
