@@ -291,7 +291,12 @@ def migrate(url: str) -> None:
             if not applied:
                 click.echo("nothing to apply")
         else:
-            asyncio.run(_open_and_close(store_from_url(url)))
+            store = store_from_url(url)
+            path = getattr(store, "path", None)
+            created = path is not None and not os.path.exists(path)
+            asyncio.run(_open_and_close(store))
+            if created:
+                click.echo(f"created {path}")
     except ConveyorError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{mask_url(url)}: schema up to date")

@@ -282,3 +282,23 @@ async def test_a_file_replaced_by_another_process_is_followed(tmp_path: Path) ->
     finally:
         await worker.stop()
         await producer.close()
+
+
+def test_the_migrate_command_says_when_it_created_the_file(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from conveyor.cli import cli
+
+    path = tmp_path / "jobs.db"
+    runner = CliRunner()
+    first = runner.invoke(cli, ["migrate", url_of(path)])
+    again = runner.invoke(cli, ["migrate", url_of(path)])
+    assert (first.exit_code, again.exit_code) == (0, 0)
+    assert f"created {path}" in first.output
+    assert "created" not in again.output
+    assert "schema up to date" in again.output
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST_VERSION
+    finally:
+        conn.close()
