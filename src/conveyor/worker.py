@@ -147,8 +147,8 @@ class Worker:
 
     @property
     def running_job_ids(self) -> list[str]:
-        """Ids of the jobs this worker runs now."""
-        return list(self._running)
+        """Ids of the jobs whose handlers run now (not those whose outcome is being stored)."""
+        return [job_id for job_id, running in self._running.items() if not running.settling]
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -564,7 +564,7 @@ class Worker:
                 "id": self.worker_id, "host": socket.gethostname(), "pid": os.getpid(),
                 "queues": self.queues, "concurrency": self.concurrency,
                 "started_at": started, "seen_at": self.store.clock.now(),
-                "running": list(self._running)[:100],
+                "running": self.running_job_ids[:100],
             }  # fmt: skip
             try:
                 await self.store.beat_worker(self.worker_id, json.dumps(info), PRESENCE_TTL)
