@@ -65,7 +65,7 @@ from ..base import (
     decode_events,
 )
 from . import queries
-from ._codec import Params, outcome_params, record_params, to_record
+from ._codec import Params, is_plain, outcome_params, record_params, to_record
 from ._listener import Listener
 from ._pools import LoopPools
 from ._url import parse_url
@@ -243,7 +243,7 @@ class PostgresStore:
         """Insert ``records`` in one statement (through ``connection`` if given)."""
         if not records:
             return
-        query = self._q.enqueue_one if len(records) == 1 else self._q.enqueue_many
+        query = self._insert_for(records)
         # The application commits a transactional enqueue, so this process emits no
         # job:added for it: the anonymous origin lets the NOTIFY reach it here too.
         origin = self.remote_events.origin if connection is None else ANONYMOUS_ORIGIN
@@ -254,6 +254,12 @@ class PostgresStore:
             return
         await self.open()  # the schema must exist before the application's transaction
         await _enqueue_on(connection, query, params)
+
+    def _insert_for(self, records: Sequence[JobRecord]) -> bytes:
+        """Return the statement that stores new jobs ``records`` (parameters: record_params)."""
+        if len(records) != 1:
+            return self._q.enqueue_many
+        return self._q.enqueue_one_plain if is_plain(records[0]) else self._q.enqueue_one
 
     async def enqueue_unique(self, record: JobRecord, connection: Any = None) -> str:
         """Insert ``record`` unless a job of its queue holds its key (advisory-locked)."""
@@ -469,7 +475,7 @@ class PostgresStore:
             "queue": queue, "key": key, "expected": expected_tick, "tick": tick,
             "next_tick": next_tick, "job_id": records[-1].id if records else None,
         }  # fmt: skip
-        insert = self._q.enqueue_one if len(records) == 1 else self._q.enqueue_many
+        insert = self._insert_for(records)
         added = {
             "channel": self._settings.channel,
             **record_params(records, self.remote_events.origin),
