@@ -6,6 +6,7 @@ import itertools
 import random
 import re
 import signal
+import sqlite3
 import sys
 import time
 from collections import defaultdict
@@ -160,3 +161,31 @@ def test_a_web_like_producer_enqueues_while_workers_run(
     # The workers ran jobs while the producer was still enqueueing.
     assert min(run.start for job_runs in runs.values() for run in job_runs) < float(produced[2])
     stop_all(workers)
+
+
+def test_workers_and_producers_follow_a_database_file_made_anew(
+    procs: Processes, queue: Queue, tmp_path: Path
+) -> None:
+    """The file is deleted under a running worker and a producer that both had it open.
+
+    Each notices before its next statement and opens (makes) the file now at the path:
+    a job enqueued after the deletion is in that file, where any process started later
+    finds it, and the old worker runs it. Before, both went on sharing the deleted file.
+    """
+    worker = procs.worker("worker", "--concurrency", "2")
+    before = queue.sync.enqueue("record", {"max_sleep": 0.001})
+    assert queue.sync.wait(before, timeout=10).status is JobStatus.COMPLETED
+    path = tmp_path / "jobs.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+    after = queue.sync.enqueue("record", {"max_sleep": 0.001})
+    conn = sqlite3.connect(path)
+    try:
+        assert [row[0] for row in conn.execute("SELECT id FROM conveyor_jobs")] == [after]
+    finally:
+        conn.close()
+    assert queue.sync.wait(after, timeout=10).status is JobStatus.COMPLETED
+    assert set(read_ledger(tmp_path / "ledger.txt")) == {before, after}
+    wait_for(lambda: "was deleted or replaced" in worker.log(), 5, "the worker's warning")
+    stop_all([worker])
