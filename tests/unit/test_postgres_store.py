@@ -416,7 +416,6 @@ async def test_stats_read_the_kept_counts_not_the_jobs(store: PostgresStore, nam
 
 def test_every_statement_is_checked() -> None:
     checked = {*STATEMENTS, *SCHEDULE_STATEMENTS, "enqueue_one", "enqueue_many", "save_schedules"}
-    checked.add("enqueue_one_plain")  # inserts only: no reads to plan
     # The workers table holds a row per worker process: a few rows, read whole.
     checked |= {"beat_worker", "list_workers", "forget_worker"}
     checked |= {"stats", "fold_counts"}  # test_stats_read_the_kept_counts_not_the_jobs

@@ -65,7 +65,7 @@ from ..base import (
     decode_events,
 )
 from . import queries
-from ._codec import Params, is_plain, outcome_params, record_params, to_record
+from ._codec import Params, outcome_params, record_params, to_record
 from ._listener import Listener
 from ._pools import LoopPools
 from ._url import parse_url
@@ -257,9 +257,7 @@ class PostgresStore:
 
     def _insert_for(self, records: Sequence[JobRecord]) -> bytes:
         """Return the statement that stores new jobs ``records`` (parameters: record_params)."""
-        if len(records) != 1:
-            return self._q.enqueue_many
-        return self._q.enqueue_one_plain if is_plain(records[0]) else self._q.enqueue_one
+        return self._q.enqueue_one if len(records) == 1 else self._q.enqueue_many
 
     async def enqueue_unique(self, record: JobRecord, connection: Any = None) -> str:
         """Insert ``record`` unless a job of its queue holds its key (advisory-locked)."""

@@ -60,16 +60,6 @@ def messages(origin: str, batch: Sequence[StoreEvent]) -> list[str]:
     return found
 
 
-def is_plain(record: JobRecord) -> bool:
-    """Tell whether ``record`` may be stored by ``enqueue_one_plain``."""
-    return (
-        record.scheduled_at is None
-        and record.headers is None
-        and record.unique_key is None
-        and record.unique_until is None
-    )
-
-
 def record_params(records: Sequence[JobRecord], origin: str) -> Params:
     """Return the parameters of ``enqueue_one`` / ``enqueue_many`` for new jobs."""
     added = [StoreEvent(events.JOB_ADDED, r.id, r.queue) for r in records]

@@ -60,7 +60,6 @@ class Queries:
     """Every statement of ``queries.sql`` with ``{schema}`` filled in (as bytes, as sent)."""
 
     enqueue_one: bytes
-    enqueue_one_plain: bytes
     enqueue_many: bytes
     claim: bytes
     renew: bytes
