@@ -44,11 +44,11 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._jobs: dict[str, JobRecord] = {}
         self._keys: dict[tuple[str, str | None], str] = {}
+        """The job that last took each (queue, unique key)."""
         self._slots: dict[str, dict[str, float]] = defaultdict(dict)
         """Concurrency slots: bucket -> holder -> until when."""
         self._rates: dict[str, float] = {}
-        """Concurrency slots: bucket -> holder -> until when."""
-        """The job that last took each (queue, unique key)."""
+        """Rate limits: bucket -> when its next start is due."""
         self._ready: dict[str, list[tuple[int, float, str]]] = defaultdict(list)
         self._delayed: dict[str, list[tuple[float, str]]] = defaultdict(list)
         self._schedules: dict[tuple[str, str], ScheduleRecord] = {}

@@ -78,13 +78,13 @@ log = logging.getLogger("conveyor.stores.postgres")
 # Events that wake nobody: they neither make work ready nor finish a job.
 _QUIET = frozenset({events.JOB_STARTED, events.JOB_PROGRESS})
 FOLD_EVERY = 2.0
+"""Seconds between two folds of the count changes by a worker's lease recovery."""
 # What a statement fails with when the schema was dropped under a running store.
 _SCHEMA_GONE = (
     psycopg.errors.UndefinedTable,
     psycopg.errors.UndefinedFunction,
     psycopg.errors.InvalidSchemaName,
 )
-"""Seconds between two folds of the count changes by a worker's lease recovery."""
 
 
 class PostgresStore:

@@ -219,10 +219,8 @@ class SQLiteStore:
     async def enqueue_unique(self, record: JobRecord, connection: object = None) -> str:
         """Insert ``record`` unless a job of its queue holds its key (one transaction)."""
         refuse_connection(connection, self.url)
-        (insert, rows), key = (
-            _new_rows([record]),
-            (record.queue, record.unique_key, self.clock.now()),
-        )
+        insert, rows = _new_rows([record])
+        key = (record.queue, record.unique_key, self.clock.now())
 
         def operation(conn: sqlite3.Connection) -> str:
             holder = conn.execute(q.KEY_HOLDER, key).fetchone()

@@ -136,17 +136,19 @@ class ConnectionThread:
             return [error] * len(requests)
 
     def _connection(self) -> sqlite3.Connection:
-        path = self._path
-        replaced = path is not None and file_identity(path) != self._opened_identity
-        if self._conn is not None and replaced:
+        if self._conn is not None and self._file_replaced():
             # Writing on would go to a file nobody else can open: jobs would vanish.
-            log.warning("%s was deleted or replaced: opening it again", path)
+            log.warning("%s was deleted or replaced: opening it again", self._path)
             self._conn.close()
             self._conn, self._synchronous = None, ""
         if self._conn is None:
             self._conn = self._opener()
-            self._opened_identity = file_identity(path) if path is not None else None
+            self._opened_identity = None if self._path is None else file_identity(self._path)
         return self._conn
+
+    def _file_replaced(self) -> bool:
+        """Tell whether the path no longer names the file the connection has open."""
+        return self._path is not None and file_identity(self._path) != self._opened_identity
 
     def _transaction(self, conn: sqlite3.Connection, requests: list[_Request]) -> list[Any]:
         sync = self._durable_sync if any(r.durable for r in requests) else "NORMAL"
