@@ -5,9 +5,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from conveyor import JobStatus, create_queue
+from conveyor import JobStatus, Queue, create_queue
 from conveyor.stores import Outcome
 from testkit import eventually
+
+
+def hold_outcomes(queue: Queue) -> asyncio.Event:
+    """Make the queue's store keep every outcome back until the returned event is set."""
+    stored = asyncio.Event()
+    settle = queue.store.settle
+
+    async def held_settle(outcomes: Sequence[Outcome]) -> list[bool]:
+        await stored.wait()
+        return await settle(outcomes)
+
+    queue.store.settle = held_settle  # type: ignore[method-assign]
+    return stored
 
 
 async def test_claims_go_on_while_outcomes_are_stored_but_settling_jobs_are_bounded() -> None:
@@ -25,14 +38,7 @@ async def test_claims_go_on_while_outcomes_are_stored_but_settling_jobs_are_boun
         await asyncio.sleep(0)
         in_handler -= 1
 
-    stored = asyncio.Event()
-    settle = queue.store.settle
-
-    async def slow_settle(outcomes: Sequence[Outcome]) -> list[bool]:
-        await stored.wait()
-        return await settle(outcomes)
-
-    queue.store.settle = slow_settle  # type: ignore[method-assign]
+    stored = hold_outcomes(queue)
     ids = [await queue.enqueue("job", {}) for _ in range(10)]
     await queue.start()
     try:
@@ -60,14 +66,7 @@ async def test_a_concurrency_limit_slot_is_given_back_when_the_handler_ends() ->
     async def limited(job: object) -> None:
         started.append(1)
 
-    stored = asyncio.Event()
-    settle = queue.store.settle
-
-    async def slow_settle(outcomes: Sequence[Outcome]) -> list[bool]:
-        await stored.wait()
-        return await settle(outcomes)
-
-    queue.store.settle = slow_settle  # type: ignore[method-assign]
+    stored = hold_outcomes(queue)
     for _ in range(3):
         await queue.enqueue("limited", {})
     await queue.start()
