@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import json.encoder
 from collections.abc import Sequence
 from typing import Any
 
 from ... import events
 from ...job import JobStatus
-from ..base import JobRecord, Outcome, StoreEvent, encode_events
+from ..base import JobRecord, Outcome, StoreEvent, encode_events, quote_json
 
 Params = dict[str, Any]
 
 MAX_MESSAGE = 7999
 """Bytes a NOTIFY payload may hold."""
 
-_quote = json.encoder.encode_basestring_ascii  # a JSON string, as json.dumps spells it
 
 # The event each settled status publishes: a released job only wakes workers.
 EVENT_OF_SETTLED = {
@@ -42,15 +39,15 @@ def messages(origin: str, batch: Sequence[StoreEvent]) -> list[str]:
     """
     if len(batch) == 1:
         return [encode_events(origin, batch)]
-    head = '{"o":' + _quote(origin) + ',"e":['
+    head = '{"o":' + quote_json(origin) + ',"e":['
     quoted: dict[str, str] = {}  # event and queue names: a few, repeated
     found: list[str] = []
     parts: list[str] = []
     size = len(head) + 2  # + "]}"; ASCII only (non-ASCII is escaped): bytes = chars
     for event in batch:
-        name = quoted.get(event.event) or quoted.setdefault(event.event, _quote(event.event))
-        queue = quoted.get(event.queue) or quoted.setdefault(event.queue, _quote(event.queue))
-        part = f"[{name},{_quote(event.job_id)},{queue}]"
+        name = quoted.get(event.event) or quoted.setdefault(event.event, quote_json(event.event))
+        queue = quoted.get(event.queue) or quoted.setdefault(event.queue, quote_json(event.queue))
+        part = f"[{name},{quote_json(event.job_id)},{queue}]"
         if parts and size + 1 + len(part) > MAX_MESSAGE:
             found.append(head + ",".join(parts) + "]}")
             parts, size = [], len(head) + 2
