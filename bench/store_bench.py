@@ -115,7 +115,7 @@ SERVER_TARGETS: dict[str, dict[str, tuple[str, float]]] = {
 RAW_LABELS = {
     "sqlite": "raw sqlite3 durable commit, 1 INSERT per txn",
     "redis": "raw redis.asyncio SET round trip (job-sized value)",
-    "postgresql": "raw psycopg durable single-row INSERT (autocommit)",
+    "postgresql": "raw psycopg durable single-row INSERT into conveyor's table (autocommit)",
 }
 
 
@@ -190,21 +190,41 @@ async def raw_redis_set_rate(url: str, n: int) -> float:
         await client.aclose()
 
 
+RAW_POSTGRES_INSERT = (
+    "INSERT INTO {schema}.jobs (id, queue, name, payload, status, priority, max_retries,"
+    " retry_delay, timeout, created_at, run_at)"
+    " VALUES ($1, 'bench', 'noop', $2, 'pending', 1, 3, 1.0, 30.0, now(), now())"
+)
+
+
 async def raw_postgres_insert_rate(url: str, n: int) -> float:
-    """``postgres_raw.py``'s psycopg insert figure: N single-row autocommit INSERTs."""
+    """N single-row autocommit INSERTs of a new job into conveyor's own table.
+
+    As SQLite's raw commit: conveyor's schema (every migration, in a schema of its own,
+    so the same indexes), the columns a new job sets, a prepared binary statement
+    (``postgres_raw.py``'s psycopg driver), one awaited after the other; no count
+    change, no NOTIFY, no conveyor code.
+    """
     import postgres_raw
     import psycopg
 
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(postgres_raw.CREATE)
+    from conveyor.stores.postgres.schema import migrate
+
+    schema = f"bench_raw_{uuid.uuid4().hex[:8]}"
+    migrate(f"{url}?schema={schema}")
+    insert = RAW_POSTGRES_INSERT.format(schema=schema)
     driver = postgres_raw.Psycopg()
     await driver.connect(url)
     try:
-        return await postgres_raw.m_insert(driver, n, "raw")
+        await driver.execute(insert, "warm", b"{}")
+        t0 = time.perf_counter()
+        for i in range(n):
+            await driver.execute(insert, f"{i:026d}", b'{"tag":%d}' % i)
+        return n / (time.perf_counter() - t0)
     finally:
         await driver.close()
         with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(f"DROP SCHEMA {postgres_raw.SCHEMA} CASCADE")
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 # ----------------------------------------------------------------------------- stores
