@@ -99,10 +99,19 @@ class _Running:
     task: asyncio.Task[None] | None = None
     cancel_requested: bool = False
     lost: bool = False
+    began: bool = False
+    """Set when the job's task first runs. A task cancelled before that ends without
+    running a line of it, so it would never settle: until then nobody cancels it, and
+    it looks at what was asked meanwhile as it begins."""
     settling: bool = False
     slot: tuple[str, int] | None = None
     """The concurrency slot (bucket, limit) the job holds while it runs."""
     started: float = field(default_factory=time.monotonic)
+
+
+def _interruptible(running: _Running) -> bool:
+    """Say whether cancelling the job's task now stops it and settles it as interrupted."""
+    return running.began and not running.settling
 
 
 class Worker:
@@ -140,6 +149,8 @@ class Worker:
         self._running: dict[str, _Running] = {}
         self._slot_freed = asyncio.Event()
         self._stopping = False
+        self._putting_back = False
+        """Set when a stop's deadline passed: jobs not begun yet are put back unrun."""
         self._hurry = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
         self._threads = ThreadPoolExecutor(concurrency, thread_name_prefix="conveyor-handler")
@@ -173,7 +184,8 @@ class Worker:
             pending = await self._wait_running(tasks, timeout)
             if pending:
                 log.warning("stop deadline reached: %d unfinished job(s) put back", len(pending))
-                await cancel_and_wait(pending, cancel_while=self._in_handler)
+                self._putting_back = True
+                await cancel_and_wait(pending, cancel_while=self._interruptible_task)
         await cancel_and_wait(others)
         if self._hooks:
             await asyncio.wait(self._hooks, timeout=HOOK_GRACE)
@@ -181,9 +193,9 @@ class Worker:
             await self.store.forget_worker(self.worker_id)
         self._threads.shutdown(wait=False, cancel_futures=True)
 
-    def _in_handler(self, task: asyncio.Task[Any]) -> bool:
-        """Tell whether the job task still runs its handler (it settles once that ends)."""
-        return any(r.task is task and not r.settling for r in self._running.values())
+    def _interruptible_task(self, task: asyncio.Task[Any]) -> bool:
+        """Tell whether the job task may be cancelled: begun, and not settling yet."""
+        return any(r.task is task and _interruptible(r) for r in self._running.values())
 
     def hurry(self) -> None:
         """Make a stop in progress put the running jobs back now instead of waiting."""
@@ -217,7 +229,8 @@ class Worker:
             return False
         running.cancel_requested = True
         running.job._cancel_event.set()
-        running.task.cancel()
+        if _interruptible(running):  # else it begins later, or its outcome is being stored
+            running.task.cancel()
         return True
 
     # -- claiming ----------------------------------------------------------------------
@@ -288,6 +301,10 @@ class Worker:
 
     async def _run(self, running: _Running) -> None:
         job, record = running.job, running.record
+        running.began = True
+        if running.cancel_requested or running.lost or self._putting_back:
+            await self._end_unstarted(running, self._interrupted(running))
+            return
         if not await self._may_start(running):
             return
         job._reporter = self._report_progress
@@ -586,10 +603,11 @@ class Worker:
                 continue
             for job_id in renewal.lost:
                 running = self._running.get(job_id)
-                if running is not None and running.task is not None:
+                if running is not None and running.task is not None and not running.settling:
                     log.warning("job %s: lease lost to another worker; stopping it", job_id)
                     running.lost = True
-                    running.task.cancel()
+                    if running.began:
+                        running.task.cancel()
             for job_id in renewal.cancel_requested:
                 self.cancel_local(job_id)
             await self._renew_slots()

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+import pytest
+
 from conveyor import JobStatus, Queue, create_queue
 from conveyor.stores import Outcome
+from conveyor.worker import Worker
 from testkit import eventually
 
 
@@ -76,4 +79,55 @@ async def test_a_concurrency_limit_slot_is_given_back_when_the_handler_ends() ->
         await eventually(lambda: len(started) >= 2, "a second limited job started", timeout=2)
     finally:
         stored.set()
+        await queue.stop()
+
+
+async def test_a_cancel_that_comes_while_the_outcome_is_stored_does_not_drop_it() -> None:
+    queue = create_queue(2, "memory://", lease=0.3)  # heartbeats every 0.1 s
+    finished: list[str] = []
+
+    @queue.handler("job")
+    async def job(job: object) -> None:
+        finished.append("ran")
+
+    stored = hold_outcomes(queue)
+    job_id = await queue.enqueue("job", {})
+    await queue.start()
+    try:
+        await eventually(lambda: finished == ["ran"], "the handler ran")
+        # The handler is over; its outcome waits. Both the cancel's own call and the
+        # next heartbeat (which sees the cancel flag) reach the worker meanwhile.
+        assert await queue.cancel(job_id)
+        await asyncio.sleep(0.25)
+        stored.set()
+        assert (await queue.wait(job_id, timeout=2)).status is JobStatus.COMPLETED
+    finally:
+        stored.set()
+        await queue.stop()
+
+
+async def test_a_job_cancelled_before_its_task_begins_is_still_settled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    queue = create_queue(2, "memory://")
+    ran: list[int] = []
+
+    @queue.handler("job")
+    async def job(job: object) -> None:
+        ran.append(1)
+
+    start = Worker._start
+
+    def start_then_cancel(worker: Worker, record: object) -> None:
+        start(worker, record)  # type: ignore[arg-type]
+        # The task exists but has not run a step: a cancel now must not lose the job.
+        assert worker.cancel_local(record.id)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(Worker, "_start", start_then_cancel)
+    job_id = await queue.enqueue("job", {})
+    await queue.start()
+    try:
+        assert (await queue.wait(job_id, timeout=2)).status is JobStatus.CANCELLED
+        assert ran == []
+    finally:
         await queue.stop()
