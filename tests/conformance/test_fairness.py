@@ -12,6 +12,8 @@ from conveyor import Job, JobPriority, JobStatus
 from conveyor.errors import ConfigurationError
 
 HIGH = ("work", "high", {"priority": JobPriority.HIGH})
+BACKLOG = 40
+"""HIGH jobs kept waiting: at 5 ms each, the test may stall 200 ms before they run out."""
 
 
 async def low_job_waits(
@@ -27,14 +29,14 @@ async def low_job_waits(
             started["low"] = time.monotonic()
         await asyncio.sleep(0.005)
 
-    await queue.enqueue_many([HIGH] * 10)
+    await queue.enqueue_many([HIGH] * BACKLOG)
     low = await queue.enqueue("work", "low", priority=JobPriority.LOW)
     begun = time.monotonic()
     await queue.start()
     try:
         while time.monotonic() - begun < within and "low" not in started:
-            if (await queue.get_stats()).pending < 10:  # HIGH jobs never run out
-                await queue.enqueue_many([HIGH] * 10)
+            if (await queue.get_stats()).pending < BACKLOG:  # HIGH jobs never run out
+                await queue.enqueue_many([HIGH] * BACKLOG)
             await asyncio.sleep(0.01)
     finally:
         await queue.stop(timeout=2.0)
