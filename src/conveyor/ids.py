@@ -23,7 +23,8 @@ class _IdFactory:
         self._last_random = 0
         self._prefix = ""
 
-    def new_ids(self, count: int) -> list[str]:
+    def reserve(self, count: int) -> tuple[str, int]:
+        """Take ``count`` ids: return their time prefix and the first random part."""
         with self._lock:
             ms = time.time_ns() // 1_000_000
             if ms <= self._last_ms and self._last_random + count <= _RANDOM_MAX:
@@ -40,15 +41,17 @@ class _IdFactory:
                     + _PAIRS[(ms >> 15) & 1023] + _PAIRS[(ms >> 5) & 1023] + _ALPHABET[ms & 31]
                 )  # fmt: skip
             self._last_ms, self._last_random = ms, first + count - 1
-            prefix = self._prefix
-        pairs = _PAIRS
-        return [
-            prefix
-            + pairs[r >> 70] + pairs[(r >> 60) & 1023] + pairs[(r >> 50) & 1023]
-            + pairs[(r >> 40) & 1023] + pairs[(r >> 30) & 1023] + pairs[(r >> 20) & 1023]
-            + pairs[(r >> 10) & 1023] + pairs[r & 1023]
-            for r in range(first, first + count)
-        ]  # fmt: skip
+            return self._prefix, first
+
+
+def _spell(prefix: str, r: int) -> str:
+    pairs = _PAIRS
+    return (
+        prefix
+        + pairs[r >> 70] + pairs[(r >> 60) & 1023] + pairs[(r >> 50) & 1023]
+        + pairs[(r >> 40) & 1023] + pairs[(r >> 30) & 1023] + pairs[(r >> 20) & 1023]
+        + pairs[(r >> 10) & 1023] + pairs[r & 1023]
+    )  # fmt: skip
 
 
 _factory = _IdFactory()
@@ -56,12 +59,13 @@ _factory = _IdFactory()
 
 def new_job_id() -> str:
     """Return a new job id, unique and sortable by creation time."""
-    return _factory.new_ids(1)[0]
+    return _spell(*_factory.reserve(1))
 
 
 def new_job_ids(count: int) -> list[str]:
     """Return ``count`` new job ids in increasing order (one clock read for all)."""
-    return _factory.new_ids(count)
+    prefix, first = _factory.reserve(count)
+    return [_spell(prefix, r) for r in range(first, first + count)]
 
 
 def id_time(job_id: str) -> float:
