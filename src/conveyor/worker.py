@@ -606,7 +606,7 @@ class Worker:
                 if running is not None and running.task is not None and not running.settling:
                     log.warning("job %s: lease lost to another worker; stopping it", job_id)
                     running.lost = True
-                    if running.began:
+                    if _interruptible(running):  # else it drops its outcome as it begins
                         running.task.cancel()
             for job_id in renewal.cancel_requested:
                 self.cancel_local(job_id)
