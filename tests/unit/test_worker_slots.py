@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pytest
 
 from conveyor import JobStatus, Queue, create_queue
-from conveyor.stores import Outcome
+from conveyor.stores import JobRecord, Outcome
 from conveyor.worker import Worker
 from testkit import eventually
 
@@ -118,10 +118,10 @@ async def test_a_job_cancelled_before_its_task_begins_is_still_settled(
 
     start = Worker._start
 
-    def start_then_cancel(worker: Worker, record: object) -> None:
-        start(worker, record)  # type: ignore[arg-type]
+    def start_then_cancel(worker: Worker, record: JobRecord) -> None:
+        start(worker, record)
         # The task exists but has not run a step: a cancel now must not lose the job.
-        assert worker.cancel_local(record.id)  # type: ignore[attr-defined]
+        assert worker.cancel_local(record.id)
 
     monkeypatch.setattr(Worker, "_start", start_then_cancel)
     job_id = await queue.enqueue("job", {})
