@@ -338,7 +338,7 @@ class RedisStore:
         args: list[Arg] = [self._origin]
         for record in records:
             args += record_args(record)
-        await self._run(lua.ENQUEUE, args)
+        await self._run(lua.ENQUEUE if len(records) == 1 else lua.ENQUEUE_MANY, args)
         self.changes.fire()
 
     async def enqueue_unique(self, record: JobRecord, connection: object = None) -> str:

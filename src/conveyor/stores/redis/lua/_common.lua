@@ -74,7 +74,7 @@ local function publish(origin)
   end
 end
 
--- Store the jobs whose arguments start at ARGV[i], as enqueue.lua takes them (per job:
+-- Store the jobs whose arguments start at ARGV[i], as enqueue_many.lua takes them (per job:
 -- id, queue, status, priority, max_retries, run_at, attempts, spec, n, then n more
 -- field/value pairs); sorted-set members are gathered per key and added with one ZADD
 -- per key and chunk. Their job:added events go out with the next publish().
