@@ -199,6 +199,24 @@ async def test_settle_applies_each_outcome_of_a_batch_on_its_own(store: RedisSto
     ]  # fmt: skip
 
 
+async def test_a_claim_returns_the_job_as_the_claim_left_it(store: RedisStore) -> None:
+    queue = unique_name()
+    await store.enqueue([record("a", queue)])
+    [first] = await store.claim([queue], 1, "w1", 60.0)
+    assert await store.set_progress("a", "w1", 40.0, "halfway")
+    assert await store.cancel("a") is JobStatus.PROCESSING  # flags the running job
+    await store.settle([Outcome("a", "w1", 1, JobStatus.PENDING)])  # put back unfinished
+    [again] = await store.claim([queue], 1, "w2", 60.0)
+    stored = await store.get("a")
+    assert stored is not None
+    assert again == stored
+    assert (again.attempts, again.worker_id, again.status) == (1, "w2", JobStatus.PROCESSING)
+    assert (again.progress, again.progress_message, again.cancel_requested) == (None, None, False)
+    assert again.started_at is not None
+    assert again.lease_expires_at is not None
+    assert first.payload == again.payload == b"\x00\xffraw"
+
+
 async def test_concurrent_settles_of_one_loop_share_a_round_trip(store: RedisStore) -> None:
     queue = unique_name()
     await store.enqueue([record(f"j{i}", queue) for i in range(20)])

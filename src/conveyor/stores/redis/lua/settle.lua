@@ -19,26 +19,30 @@ while i <= #ARGV do
   if owned then
     local q = f[4]
     redis.call('ZREM', LEASES, id)
-    redis.call('HDEL', key, 'worker_id', 'lease_expires_at', 'cancel_requested')
     local event_name = EVENT_OF[status]
-    if status == 'pending' then
-      redis.call('HINCRBY', key, 'attempts', -1)
-      redis.call('HSET', key, 'status', status, 'run_at', num(now + delay))
-      make_ready(id, q, f[5], now + delay)
-    elseif status == 'postponed' then
-      status = 'scheduled'
-      redis.call('HINCRBY', key, 'attempts', -1)
-      redis.call('HSET', key, 'status', status, 'run_at', num(now + delay))
-      redis.call('ZADD', delayed_key(q), num(now + delay), id)
-    else
-      redis.call('HDEL', key, 'result', 'error', 'traceback')
-      if n > 0 then redis.call('HSET', key, unpack(ARGV, i + 6, i + 5 + 2 * n)) end
-      if status == 'scheduled' then
-        redis.call('HSET', key, 'status', status, 'run_at', num(now + delay))
-        redis.call('ZADD', delayed_key(q), num(now + delay), id)
+    if status == 'pending' or status == 'postponed' then
+      -- The attempt is given back; its result, error and traceback are kept.
+      local run_at = num(now + delay)
+      if status == 'pending' then
+        make_ready(id, q, f[5], now + delay)
       else
-        redis.call('HSET', key, 'status', status, 'completed_at', num(now))
+        status = 'scheduled'
+        redis.call('ZADD', delayed_key(q), run_at, id)
       end
+      redis.call('HDEL', key, 'worker_id', 'lease_expires_at', 'cancel_requested')
+      redis.call('HSET', key, 'status', status, 'run_at', run_at, 'attempts', attempt - 1)
+    else
+      local fields = {'status', status}
+      if status == 'scheduled' then
+        fields[3], fields[4] = 'run_at', num(now + delay)
+        redis.call('ZADD', delayed_key(q), fields[4], id)
+      else
+        fields[3], fields[4] = 'completed_at', num(now)
+      end
+      for k = i + 6, i + 5 + 2 * n do fields[#fields + 1] = ARGV[k] end
+      redis.call('HDEL', key, 'worker_id', 'lease_expires_at', 'cancel_requested', 'result',
+                 'error', 'traceback')
+      redis.call('HSET', key, unpack(fields))
     end
     move(id, q, 'processing', status)
     event(event_name, id, q)
