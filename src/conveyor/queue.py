@@ -218,14 +218,68 @@ class Queue:
         """
         raw = _given(max_retries=max_retries, retry_delay=retry_delay, timeout=timeout,
                      priority=priority, scheduled_at=scheduled_at, queue=queue, **more)  # fmt: skip
-        record = self._build(name, payload, raw, where=f"enqueue of {name!r}")
-        if depends_on is not None:
-            add_headers(record, dependency_headers(check_depends_on(depends_on)))
+        record = self._new_record(name, payload, raw, depends_on)
         if key is None and unique_for is None:
             await self._store_new([record], connection)
             return record.id
         record.unique_key, record.unique_until = check_unique(key, unique_for, record.created_at)
         return await self._store_new([record], connection, unique=True)
+
+    def _new_record(
+        self, name: str, payload: Any, raw: dict[str, Any], depends_on: Sequence[str] | None
+    ) -> JobRecord:
+        record = self._build(name, payload, raw, where=f"enqueue of {name!r}")
+        if depends_on is not None:
+            add_headers(record, dependency_headers(check_depends_on(depends_on)))
+        return record
+
+    def _enqueue_here(
+        self,
+        /,
+        name: str,
+        payload: Any = None,
+        *,
+        key: str | None = None,
+        unique_for: float | timedelta | None = None,
+        depends_on: Sequence[str] | None = None,
+        connection: Any = None,
+        **options: Any,
+    ) -> str | None:
+        """:meth:`enqueue` on the calling thread, blocking, where the store can (else None).
+
+        For ``queue.sync.enqueue``: jobs with a key take the event loop's path.
+        """
+        if key is not None or unique_for is not None or not self._may_store_here(connection):
+            return None
+        record = self._new_record(name, payload, _given(**options), depends_on)
+        return self._store_new_here([record])
+
+    def _schedule_here(
+        self, /, name: str, payload: Any, delay: float | timedelta, **config: Any
+    ) -> str | None:
+        """:meth:`schedule` on the calling thread, blocking, where the store can (else None)."""
+        check_seconds(delay, "delay")
+        return self._enqueue_here(name, payload, delay=delay, **config)
+
+    def _enqueue_many_here(
+        self, jobs: Iterable[JobSpec], *, connection: Any = None
+    ) -> list[str] | None:
+        """:meth:`enqueue_many` on the calling thread, blocking, where the store can (else None)."""
+        if not self._may_store_here(connection):
+            return None
+        records = self._build_many(jobs)
+        if records:
+            self._store_new_here(records)
+        return [record.id for record in records]
+
+    def _may_store_here(self, connection: Any) -> bool:
+        return connection is None and self._after_enqueue is None and self.store.writes_here
+
+    def _store_new_here(self, records: list[JobRecord]) -> str:
+        with self.tracing.sending(records) if self.tracing else contextlib.nullcontext():
+            self.store.enqueue_here(records)
+            self._note_added(records, None)
+        return records[0].id
 
     async def schedule(
         self, /, name: str, payload: Any, delay: float | timedelta, **config: Any
@@ -324,6 +378,13 @@ class Queue:
             await self.store.enqueue(records)
         else:
             await self.store.enqueue(records, connection=connection)
+        self._note_added(records, connection)
+        if self._after_enqueue is not None:
+            await self._after_enqueue()
+        return records[0].id
+
+    def _note_added(self, records: Sequence[JobRecord], connection: Any) -> None:
+        """Announce, log and count jobs just stored."""
         if connection is None:
             self._announce_added(records)
         # With a connection the jobs exist once the caller commits: job:added comes from
@@ -332,9 +393,6 @@ class Queue:
         if self.metrics is not None:
             for record in records:
                 self.metrics.job_enqueued(record.queue, record.name)
-        if self._after_enqueue is not None:
-            await self._after_enqueue()
-        return records[0].id
 
     def _build_spec(self, index: int, spec: JobSpec) -> JobRecord:
         if isinstance(spec, Mapping):

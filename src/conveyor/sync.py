@@ -3,6 +3,10 @@
 One portal thread per queue runs an event loop; each twin submits its coroutine there
 and waits for the answer. The twins are made from the coroutines in one place
 (:func:`_twin`), never written by hand, and a test checks every coroutine has one.
+
+Enqueues skip the portal where the store can write on the calling thread (SQLite, once
+open): the caller blocks either way, and the two threads it would wake twice each
+(the portal's and the store's writer) cost more than the commit.
 """
 
 from __future__ import annotations
@@ -71,9 +75,20 @@ def _twin(
     method: Callable[Concatenate[Queue, P], Coroutine[Any, Any, R]],
     *,
     closes_portal: bool = False,
+    here: Callable[Concatenate[Queue, P], R | None] | None = None,
 ) -> Callable[Concatenate[SyncQueue, P], R]:
+    """Make the blocking twin of ``method``.
+
+    ``here``, if given, does the same on the calling thread and returns None, having
+    done nothing, where it can not: then the portal runs ``method``.
+    """
+
     @wraps(method)
     def twin(self: SyncQueue, *args: P.args, **kwargs: P.kwargs) -> R:
+        if here is not None:
+            done = here(self._queue, *args, **kwargs)
+            if done is not None:
+                return done
         result = self.portal.call(method(self._queue, *args, **kwargs))
         if closes_portal:
             self.portal.close()
@@ -94,9 +109,9 @@ class SyncQueue:
         self.portal = Portal()
         """The thread and loop the twins run on."""
 
-    enqueue = _twin(Queue.enqueue)
-    schedule = _twin(Queue.schedule)
-    enqueue_many = _twin(Queue.enqueue_many)
+    enqueue = _twin(Queue.enqueue, here=Queue._enqueue_here)
+    schedule = _twin(Queue.schedule, here=Queue._schedule_here)
+    enqueue_many = _twin(Queue.enqueue_many, here=Queue._enqueue_many_here)
     chain = _twin(Queue.chain)
     group = _twin(Queue.group)
     get_job = _twin(Queue.get_job)

@@ -205,6 +205,19 @@ class Store(Protocol):
         """
         ...
 
+    @property
+    def writes_here(self) -> bool:
+        """True while :meth:`enqueue_here` works (for SQLite: once the store is open)."""
+        ...
+
+    def enqueue_here(self, records: Sequence[JobRecord]) -> None:
+        """Store new jobs as :meth:`enqueue` does, on the calling thread, blocking.
+
+        For threads with no event loop (the ``queue.sync`` methods), and only while
+        :attr:`writes_here`.
+        """
+        ...
+
     async def enqueue_unique(self, record: JobRecord, connection: Any = None) -> str:
         """Store ``record`` unless a job of its queue holds its ``unique_key``.
 

@@ -60,6 +60,13 @@ class MemoryStore:
     async def close(self) -> None:
         """Nothing to close; the jobs stay for as long as the object lives."""
 
+    writes_here = False
+    """No blocking writes: the store's state belongs to the event loop that uses it."""
+
+    def enqueue_here(self, records: Sequence[JobRecord]) -> None:
+        """Never called (see :attr:`writes_here`)."""
+        raise NotImplementedError
+
     async def enqueue(self, records: Sequence[JobRecord], connection: object = None) -> None:
         """Store copies of ``records``."""
         refuse_connection(connection, self.url)

@@ -239,6 +239,13 @@ class PostgresStore:
 
     # -- jobs --------------------------------------------------------------------------
 
+    writes_here = False
+    """No blocking writes: the store's connections belong to event loops."""
+
+    def enqueue_here(self, records: Sequence[JobRecord]) -> None:
+        """Never called (see :attr:`writes_here`)."""
+        raise NotImplementedError
+
     async def enqueue(self, records: Sequence[JobRecord], connection: Any = None) -> None:
         """Insert ``records`` in one statement (through ``connection`` if given)."""
         if not records:

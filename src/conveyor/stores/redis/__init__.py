@@ -330,6 +330,13 @@ class RedisStore:
 
     # -- jobs --------------------------------------------------------------------------
 
+    writes_here = False
+    """No blocking writes: the store's connections belong to event loops."""
+
+    def enqueue_here(self, records: Sequence[JobRecord]) -> None:
+        """Never called (see :attr:`writes_here`)."""
+        raise NotImplementedError
+
     async def enqueue(self, records: Sequence[JobRecord], connection: object = None) -> None:
         """Store ``records``, all or none, in one script call."""
         refuse_connection(connection, self.url)

@@ -216,6 +216,18 @@ class SQLiteStore:
         # the writer's cached statement while it may be running the next batch.
         await self._write(BulkInsert(*_new_rows(records), _count_added))
 
+    @property
+    def writes_here(self) -> bool:
+        """True once the store is open: :meth:`enqueue_here` then works."""
+        return self._writer is not None
+
+    def enqueue_here(self, records: Sequence[JobRecord]) -> None:
+        """Insert ``records`` in one transaction on the calling thread, blocking."""
+        writer = self._writer
+        if writer is None:
+            raise BackendUnavailableError(f"the SQLite store {self.url} is not open")
+        writer.run_here(BulkInsert(*_new_rows(records), _count_added), durable=True)
+
     async def enqueue_unique(self, record: JobRecord, connection: object = None) -> str:
         """Insert ``record`` unless a job of its queue holds its key (one transaction)."""
         refuse_connection(connection, self.url)

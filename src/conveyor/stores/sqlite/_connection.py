@@ -3,6 +3,10 @@
 The writer groups every operation waiting in its queue into one transaction (group
 commit): fifty concurrent enqueues cost one ``fsync``, not fifty. Each operation runs
 inside a savepoint, so one that fails is rolled back alone and reports its own error.
+A thread with no event loop (the blocking ``queue.sync`` methods) may instead run its
+operation on the connection itself, between two of the thread's batches
+(:meth:`ConnectionThread.run_here`): it blocks anyway, and four thread wake-ups less
+make a blocking enqueue several times faster.
 """
 
 from __future__ import annotations
@@ -52,9 +56,13 @@ class BulkInsert:
 
 
 @dataclass(slots=True)
-class _Request:
+class _Work:
     operation: Operation[Any]
     durable: bool
+
+
+@dataclass(slots=True)
+class _Request(_Work):
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
 
@@ -83,6 +91,9 @@ class ConnectionThread:
         self._on_commit = on_commit
         self._requests: queue.SimpleQueue[_Request | object] = queue.SimpleQueue()
         self._conn: sqlite3.Connection | None = None
+        self._in_use = threading.Lock()
+        """Held while the connection runs a batch, by the thread or by ``run_here``."""
+        self._stopped = False
         self._synchronous = ""
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
@@ -93,6 +104,19 @@ class ConnectionThread:
         future: asyncio.Future[T] = loop.create_future()
         self._requests.put(_Request(operation, durable, loop, future))
         return await future
+
+    def run_here(self, operation: Operation[T], *, durable: bool = False) -> T:
+        """Run ``operation(connection)`` on the calling thread, blocking, and return its result.
+
+        For threads with no event loop: one that has a loop must use :meth:`run`.
+        """
+        with self._in_use:
+            if self._stopped:
+                raise BackendUnavailableError("the SQLite store was closed")
+            [result] = self._execute([_Work(operation, durable)])
+        if isinstance(result, BaseException):
+            raise result
+        return result  # type: ignore[no-any-return]
 
     def stop(self) -> None:
         """Finish the queued operations, close the connection and end the thread."""
@@ -116,14 +140,18 @@ class ConnectionThread:
                     break
                 batch.append(item)
             requests: list[_Request] = [r for r in batch if isinstance(r, _Request)]
-            _deliver(requests, self._execute(requests))
+            with self._in_use:
+                results = self._execute(requests)
+            _deliver(requests, results)
             if stop_after:
                 break
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self._in_use:
+            self._stopped = True
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
-    def _execute(self, requests: list[_Request]) -> list[Any]:
+    def _execute(self, requests: Sequence[_Work]) -> list[Any]:
         try:
             conn = self._connection()
             if not self._writer:
@@ -150,7 +178,7 @@ class ConnectionThread:
         """Tell whether the path no longer names the file the connection has open."""
         return self._path is not None and file_identity(self._path) != self._opened_identity
 
-    def _transaction(self, conn: sqlite3.Connection, requests: list[_Request]) -> list[Any]:
+    def _transaction(self, conn: sqlite3.Connection, requests: Sequence[_Work]) -> list[Any]:
         sync = self._durable_sync if any(r.durable for r in requests) else "NORMAL"
         if sync != self._synchronous:
             conn.execute(f"PRAGMA synchronous = {sync}")
@@ -165,7 +193,7 @@ class ConnectionThread:
         return results
 
     def _commit_batch(
-        self, conn: sqlite3.Connection, requests: list[_Request], *, isolated: bool
+        self, conn: sqlite3.Connection, requests: Sequence[_Work], *, isolated: bool
     ) -> list[Any] | None:
         """Run ``requests`` in one transaction and commit.
 
@@ -221,7 +249,7 @@ class _Group:
     count: int
 
 
-def _merged(requests: list[_Request]) -> list[_Group]:
+def _merged(requests: Sequence[_Work]) -> list[_Group]:
     groups: list[_Group] = []
     run: list[BulkInsert] = []
 
