@@ -276,8 +276,10 @@ class Queue:
         return connection is None and self._after_enqueue is None and self.store.writes_here
 
     def _store_new_here(self, records: list[JobRecord]) -> str:
+        """Store new jobs on this thread, or through the portal if the store is busy."""
         with self.tracing.sending(records) if self.tracing else contextlib.nullcontext():
-            self.store.enqueue_here(records)
+            if not self.store.enqueue_here(records):
+                return self.sync.portal.call(self._write_new(records, None, False))
             self._note_added(records, None)
         return records[0].id
 

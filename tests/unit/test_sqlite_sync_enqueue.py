@@ -91,3 +91,32 @@ def test_after_close_the_next_enqueue_opens_the_store_again(tmp_path: Path) -> N
         assert queue.sync.get_stats() == QueueStats(pending=2)
     finally:
         queue.sync.close()
+
+
+def test_the_send_span_of_a_blocking_enqueue_is_a_child_of_the_callers_span(
+    tmp_path: Path,
+) -> None:
+    sdk = pytest.importorskip("opentelemetry.sdk.trace")
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = sdk.TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    queue = create_queue(url=f"sqlite:///{tmp_path / 'q.db'}", name="q")
+    queue.enable_tracing(provider)
+    try:
+        queue.sync.get_stats()  # opens the store
+        with provider.get_tracer("app").start_as_current_span("request"):
+            job_id = queue.sync.enqueue("job", 1)
+        spans = {span.name: span for span in exporter.get_finished_spans()}
+        request, send = spans["request"], spans["job send"]
+        assert send.parent is not None
+        assert request.context is not None
+        assert send.parent.span_id == request.context.span_id
+        job = queue.sync.get_job(job_id)
+        assert job is not None
+        assert "traceparent" in job.headers
+    finally:
+        queue.sync.close()
+        provider.shutdown()

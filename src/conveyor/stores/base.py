@@ -210,11 +210,12 @@ class Store(Protocol):
         """True while :meth:`enqueue_here` works (for SQLite: once the store is open)."""
         ...
 
-    def enqueue_here(self, records: Sequence[JobRecord]) -> None:
+    def enqueue_here(self, records: Sequence[JobRecord]) -> bool:
         """Store new jobs as :meth:`enqueue` does, on the calling thread, blocking.
 
         For threads with no event loop (the ``queue.sync`` methods), and only while
-        :attr:`writes_here`.
+        :attr:`writes_here`. False, having done nothing, if the store is busy: then
+        :meth:`enqueue` them (concurrent enqueues share a commit that way).
         """
         ...
 

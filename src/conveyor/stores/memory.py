@@ -63,7 +63,7 @@ class MemoryStore:
     writes_here = False
     """No blocking writes: the store's state belongs to the event loop that uses it."""
 
-    def enqueue_here(self, records: Sequence[JobRecord]) -> None:
+    def enqueue_here(self, records: Sequence[JobRecord]) -> bool:
         """Never called (see :attr:`writes_here`)."""
         raise NotImplementedError
 

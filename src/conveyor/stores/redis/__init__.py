@@ -333,7 +333,7 @@ class RedisStore:
     writes_here = False
     """No blocking writes: the store's connections belong to event loops."""
 
-    def enqueue_here(self, records: Sequence[JobRecord]) -> None:
+    def enqueue_here(self, records: Sequence[JobRecord]) -> bool:
         """Never called (see :attr:`writes_here`)."""
         raise NotImplementedError
 

@@ -41,6 +41,7 @@ from ..base import (
 )
 from . import queries as q
 from ._connection import (
+    BUSY,
     BulkInsert,
     ConnectionThread,
     Operation,
@@ -221,12 +222,16 @@ class SQLiteStore:
         """True once the store is open: :meth:`enqueue_here` then works."""
         return self._writer is not None
 
-    def enqueue_here(self, records: Sequence[JobRecord]) -> None:
-        """Insert ``records`` in one transaction on the calling thread, blocking."""
+    def enqueue_here(self, records: Sequence[JobRecord]) -> bool:
+        """Insert ``records`` in one transaction on the calling thread, blocking.
+
+        False, having done nothing, while the writer's connection is in use.
+        """
         writer = self._writer
         if writer is None:
             raise BackendUnavailableError(f"the SQLite store {self.url} is not open")
-        writer.run_here(BulkInsert(*_new_rows(records), _count_added), durable=True)
+        operation = BulkInsert(*_new_rows(records), _count_added)
+        return writer.run_here(operation, durable=True) is not BUSY
 
     async def enqueue_unique(self, record: JobRecord, connection: object = None) -> str:
         """Insert ``record`` unless a job of its queue holds its key (one transaction)."""

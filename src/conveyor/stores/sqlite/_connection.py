@@ -4,9 +4,10 @@ The writer groups every operation waiting in its queue into one transaction (gro
 commit): fifty concurrent enqueues cost one ``fsync``, not fifty. Each operation runs
 inside a savepoint, so one that fails is rolled back alone and reports its own error.
 A thread with no event loop (the blocking ``queue.sync`` methods) may instead run its
-operation on the connection itself, between two of the thread's batches
+operation on the connection itself when the thread is not running a batch
 (:meth:`ConnectionThread.run_here`): it blocks anyway, and four thread wake-ups less
-make a blocking enqueue several times faster.
+make a blocking enqueue several times faster. When the connection is busy it goes to
+the thread like any other, so that concurrent callers still share commits.
 """
 
 from __future__ import annotations
@@ -33,6 +34,14 @@ Opener = Callable[[], sqlite3.Connection]
 
 _MAX_BATCH = 512
 _STOP = object()
+
+
+class Busy:
+    """The type of :data:`BUSY`."""
+
+
+BUSY = Busy()
+"""What :meth:`ConnectionThread.run_here` returns when the connection is in use."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,15 +114,21 @@ class ConnectionThread:
         self._requests.put(_Request(operation, durable, loop, future))
         return await future
 
-    def run_here(self, operation: Operation[T], *, durable: bool = False) -> T:
+    def run_here(self, operation: Operation[T], *, durable: bool = False) -> T | Busy:
         """Run ``operation(connection)`` on the calling thread, blocking, and return its result.
 
-        For threads with no event loop: one that has a loop must use :meth:`run`.
+        Returns :data:`BUSY`, having done nothing, if the connection is in use: then
+        :meth:`run` it. For threads with no event loop: one that has a loop must use
+        :meth:`run`.
         """
-        with self._in_use:
+        if not self._in_use.acquire(blocking=False):
+            return BUSY
+        try:
             if self._stopped:
                 raise BackendUnavailableError("the SQLite store was closed")
             [result] = self._execute([_Work(operation, durable)])
+        finally:
+            self._in_use.release()
         if isinstance(result, BaseException):
             raise result
         return result  # type: ignore[no-any-return]
