@@ -78,6 +78,8 @@ FIGURES: dict[str, Figure] = {
         "concurrent", "enqueue from 50 concurrent tasks", "jobs/s", (">=", 20_000)
     ),
     "enqueue_many": Figure("bulk", "enqueue_many, batches of 1,000", "jobs/s", (">=", 100_000)),
+    "sync_one": Figure("sync", "queue.sync.enqueue one at a time, plain thread", "jobs/s"),
+    "sync_threads": Figure("sync", "queue.sync.enqueue from 8 threads at once", "jobs/s"),
     "drain": Figure("drain", "drain backlog, in-process, workers=10", "jobs/s", (">=", 5_000)),
     "drain_wall": Figure("drain", "drain incl. start(): N / (last start - start())", "jobs/s"),
     "drain_proc": Figure("drain-proc", "drain backlog, worker process, --concurrency 10", "jobs/s"),
@@ -149,6 +151,7 @@ MEASURES = [
     "enqueue",
     "concurrent",
     "bulk",
+    "sync",
     "drain",
     "drain-proc",
     "latency",
@@ -526,6 +529,39 @@ class Bench:
             rate = self.a.bulk_n / (time.perf_counter() - t0)
         self.stores.drop(url)
         return {"enqueue_many": rate}
+
+    async def m_sync(self) -> dict[str, float]:
+        url = self.stores.fresh("sync")
+        rates = await asyncio.to_thread(self.sync_rates, url)
+        self.stores.drop(url)
+        return rates
+
+    def sync_rates(self, url: str) -> dict[str, float]:
+        """Blocking enqueues from code with no event loop: one thread, then 8 at once."""
+        queue = new_queue(url, self.a.workers)
+        n, threads = self.a.n, 8
+
+        def produce(first: int, step: int) -> None:
+            for i in range(first, n, step):
+                queue.sync.enqueue("noop", {"tag": i})
+
+        try:
+            queue.sync.enqueue("noop", {"tag": -1})  # warm: the store is open
+            t0 = time.perf_counter()
+            produce(0, 1)
+            one = n / (time.perf_counter() - t0)
+            producers = [
+                threading.Thread(target=produce, args=(first, threads)) for first in range(threads)
+            ]
+            t0 = time.perf_counter()
+            for producer in producers:
+                producer.start()
+            for producer in producers:
+                producer.join()
+            many = n / (time.perf_counter() - t0)
+        finally:
+            queue.sync.close()
+        return {"sync_one": one, "sync_threads": many}
 
     # -- drain ------------------------------------------------------------------------
 
