@@ -3,7 +3,8 @@
 One file in WAL mode, shared safely by every process on the machine. Each process has
 one writer thread that commits everything queued at once in one transaction (group
 commit), a reader thread for queries, and a watcher that notices other processes'
-commits through ``PRAGMA data_version`` while a worker waits for work.
+commits through ``PRAGMA data_version`` while a worker waits for work: at once when
+the committing process rings its doorbell (:mod:`._wake`), else at its next poll.
 
 URL options: ``?durability=full`` (default: a returned enqueue survives a power cut) or
 ``?durability=normal`` (commits are not synced to disk one by one: a power cut or OS
@@ -48,6 +49,7 @@ from ._connection import (
     file_identity,
     retry_while_busy,
 )
+from ._wake import Doorbell, Ringer, wake_folder
 from .schema import check_and_migrate
 
 T = TypeVar("T")
@@ -56,6 +58,8 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 # fast while work flows, slower the longer the store stays idle (CPU vs. latency).
 _WATCH_TIERS = ((0.1, 0.001), (1.0, 0.002), (10.0, 0.005))
 _WATCH_SLOWEST = 0.010
+_WATCH_WITH_DOORBELL = 0.05
+"""The poll of a watcher with a doorbell: for commits of processes that do not ring it."""
 
 
 def _watch_interval(idle: float) -> float:
@@ -83,6 +87,7 @@ class SQLiteStore:
         self._reader: ConnectionThread | None = None
         self._watcher: threading.Thread | None = None
         self._closing = threading.Event()
+        self._ringer = Ringer(wake_folder(self.path))
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -112,11 +117,13 @@ class SQLiteStore:
         self._closing.set()
         if self.changes.on_first_waiter is not None:
             self.changes.on_first_waiter.set()
+        self._ringer.ring_own()
         for thread in (writer, reader):
             if thread is not None:
                 thread.stop()
         if watcher is not None:
             watcher.join()
+        self._ringer.close()
 
     def _thread(self, role: str, *, writer: bool) -> ConnectionThread:
         return ConnectionThread(
@@ -126,6 +133,7 @@ class SQLiteStore:
             durable_sync=self._durable_sync,
             busy_timeout=self._busy_timeout,
             on_commit=self.changes.fire if writer else None,
+            after_commit=self._ringer.ring if writer else None,
             path=self.path,
         )
 
@@ -169,6 +177,7 @@ class SQLiteStore:
         wake = self.changes.on_first_waiter
         assert wake is not None
         conn: sqlite3.Connection | None = None
+        doorbell: Doorbell | None = None
         opened: object = None
         last, last_change = -1, time.monotonic()
         try:
@@ -184,17 +193,32 @@ class SQLiteStore:
                 if conn is None:
                     conn = sqlite3.connect(self.path, isolation_level=None)
                     opened = file_identity(self.path)
+                    doorbell = self._new_doorbell(doorbell)
                 version = conn.execute("PRAGMA data_version").fetchone()[0]
                 if version != last:
                     if last != -1:
                         self.changes.fire()
                     last, last_change = version, time.monotonic()
-                self._closing.wait(_watch_interval(time.monotonic() - last_change))
+                if doorbell is not None:
+                    doorbell.wait(_WATCH_WITH_DOORBELL)
+                else:
+                    self._closing.wait(_watch_interval(time.monotonic() - last_change))
         except sqlite3.Error:
             return
         finally:
             if conn is not None:
                 conn.close()
+            self._new_doorbell(doorbell, bind=False)
+
+    def _new_doorbell(self, old: Doorbell | None, *, bind: bool = True) -> Doorbell | None:
+        """Close the watcher's doorbell, if any, and bind a new one (the folder may be new)."""
+        if old is not None:
+            self._ringer.own.discard(old.path)
+            old.close()
+        doorbell = Doorbell.bind(wake_folder(self.path)) if bind else None
+        if doorbell is not None:
+            self._ringer.own.add(doorbell.path)
+        return doorbell
 
     async def _write(self, operation: Operation[T], *, durable: bool = True) -> T:
         if self._writer is None:

@@ -88,6 +88,7 @@ class ConnectionThread:
         durable_sync: str,
         busy_timeout: float,
         on_commit: Callable[[], None] | None = None,
+        after_commit: Callable[[], None] | None = None,
         path: str | None = None,
     ) -> None:
         self._opener = opener
@@ -98,6 +99,9 @@ class ConnectionThread:
         self._durable_sync = durable_sync
         self._busy_timeout = busy_timeout
         self._on_commit = on_commit
+        self._after_commit = after_commit
+        """Called once the callers of a batch that changed something have their results."""
+        self._changed = False
         self._requests: queue.SimpleQueue[_Request | object] = queue.SimpleQueue()
         self._conn: sqlite3.Connection | None = None
         self._in_use = threading.Lock()
@@ -127,8 +131,11 @@ class ConnectionThread:
             if self._stopped:
                 raise BackendUnavailableError("the SQLite store was closed")
             [result] = self._execute([_Work(operation, durable)])
+            changed, self._changed = self._changed, False
         finally:
             self._in_use.release()
+        if changed and self._after_commit is not None:
+            self._after_commit()
         if isinstance(result, BaseException):
             raise result
         return result  # type: ignore[no-any-return]
@@ -157,7 +164,10 @@ class ConnectionThread:
             requests: list[_Request] = [r for r in batch if isinstance(r, _Request)]
             with self._in_use:
                 results = self._execute(requests)
+                changed, self._changed = self._changed, False
             _deliver(requests, results)
+            if changed and self._after_commit is not None:
+                self._after_commit()
             if stop_after:
                 break
         with self._in_use:
@@ -203,8 +213,10 @@ class ConnectionThread:
         if results is None:
             results = self._commit_batch(conn, requests, isolated=True) or []
         # Only real writes wake waiters: an empty claim must not wake its own worker.
-        if self._on_commit is not None and conn.total_changes != changes_before:
-            self._on_commit()
+        if conn.total_changes != changes_before:
+            self._changed = True
+            if self._on_commit is not None:
+                self._on_commit()
         return results
 
     def _commit_batch(
