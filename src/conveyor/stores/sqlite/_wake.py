@@ -45,13 +45,17 @@ class Doorbell:
         if len(os.fsencode(path)) > _MAX_PATH:
             return None
         sock = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            os.makedirs(folder, exist_ok=True)
-            sock.bind(path)
-        except OSError:
-            sock.close()
-            return None
-        return cls(sock, path)
+        for _attempt in range(2):
+            try:
+                os.makedirs(folder, exist_ok=True)
+                sock.bind(path)
+                return cls(sock, path)
+            except FileNotFoundError:
+                continue  # the last doorbell's process removed the folder meanwhile
+            except OSError:
+                break
+        sock.close()
+        return None
 
     def wait(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for a ring; True if one came (all are taken)."""
@@ -67,10 +71,11 @@ class Doorbell:
         return True
 
     def close(self) -> None:
-        """Close the socket and remove its file."""
+        """Close the socket and remove its file (and the folder, if it was the last)."""
         self._socket.close()
         with contextlib.suppress(OSError):
             os.unlink(self.path)
+            os.rmdir(os.path.dirname(self.path))
 
 
 class Ringer:
