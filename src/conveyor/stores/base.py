@@ -173,6 +173,17 @@ class Capabilities:
     """``enqueue(..., connection=conn)`` inside the application's transaction."""
 
 
+class NoWritesHere:
+    """For stores that only write from an event loop: :attr:`Store.writes_here` is False."""
+
+    writes_here = False
+    """No blocking writes: the store's connections or state belong to event loops."""
+
+    def enqueue_here(self, records: Sequence[JobRecord]) -> bool:
+        """Never called (see :attr:`writes_here`)."""
+        raise NotImplementedError
+
+
 class Store(Protocol):
     """The job store contract. Every method is atomic on the store."""
 

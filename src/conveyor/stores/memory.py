@@ -20,6 +20,7 @@ from .base import (
     ChangeSignal,
     JobMatch,
     JobRecord,
+    NoWritesHere,
     Outcome,
     RemoteEvents,
     Renewal,
@@ -31,7 +32,7 @@ from .base import (
 _WAITING = (JobStatus.PENDING, JobStatus.SCHEDULED)
 
 
-class MemoryStore:
+class MemoryStore(NoWritesHere):
     """A process-local store; see the module docstring."""
 
     capabilities = Capabilities(cross_process=False, cross_process_events=False)
@@ -59,13 +60,6 @@ class MemoryStore:
 
     async def close(self) -> None:
         """Nothing to close; the jobs stay for as long as the object lives."""
-
-    writes_here = False
-    """No blocking writes: the store's state belongs to the event loop that uses it."""
-
-    def enqueue_here(self, records: Sequence[JobRecord]) -> bool:
-        """Never called (see :attr:`writes_here`)."""
-        raise NotImplementedError
 
     async def enqueue(self, records: Sequence[JobRecord], connection: object = None) -> None:
         """Store copies of ``records``."""

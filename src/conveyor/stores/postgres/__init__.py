@@ -56,6 +56,7 @@ from ..base import (
     ChangeSignal,
     JobMatch,
     JobRecord,
+    NoWritesHere,
     Outcome,
     PerLoop,
     RemoteEvents,
@@ -87,7 +88,7 @@ _SCHEMA_GONE = (
 )
 
 
-class PostgresStore:
+class PostgresStore(NoWritesHere):
     """The PostgreSQL store; see the module docstring."""
 
     capabilities = Capabilities(
@@ -238,13 +239,6 @@ class PostgresStore:
         return self._settings.unavailable(exc)
 
     # -- jobs --------------------------------------------------------------------------
-
-    writes_here = False
-    """No blocking writes: the store's connections belong to event loops."""
-
-    def enqueue_here(self, records: Sequence[JobRecord]) -> bool:
-        """Never called (see :attr:`writes_here`)."""
-        raise NotImplementedError
 
     async def enqueue(self, records: Sequence[JobRecord], connection: Any = None) -> None:
         """Insert ``records`` in one statement (through ``connection`` if given)."""

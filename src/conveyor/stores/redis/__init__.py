@@ -61,6 +61,7 @@ from ..base import (
     ChangeSignal,
     JobMatch,
     JobRecord,
+    NoWritesHere,
     Outcome,
     PerLoop,
     RemoteEvents,
@@ -101,7 +102,7 @@ _UNAVAILABLE = (ConnectionError, TimeoutError, OSError)
 _CLUSTER_BUSY = (AskError, TryAgainError, ClusterDownError)
 
 
-class RedisStore:
+class RedisStore(NoWritesHere):
     """The Redis store; see the module docstring."""
 
     capabilities = Capabilities(cross_process=True, cross_process_events=True)
@@ -329,13 +330,6 @@ class RedisStore:
         return await self._call(lambda: client.execute(*args))
 
     # -- jobs --------------------------------------------------------------------------
-
-    writes_here = False
-    """No blocking writes: the store's connections belong to event loops."""
-
-    def enqueue_here(self, records: Sequence[JobRecord]) -> bool:
-        """Never called (see :attr:`writes_here`)."""
-        raise NotImplementedError
 
     async def enqueue(self, records: Sequence[JobRecord], connection: object = None) -> None:
         """Store ``records``, all or none, in one script call."""

@@ -208,17 +208,20 @@ class SQLiteStore:
         finally:
             if conn is not None:
                 conn.close()
-            self._new_doorbell(doorbell, bind=False)
+            self._close_doorbell(doorbell)
 
-    def _new_doorbell(self, old: Doorbell | None, *, bind: bool = True) -> Doorbell | None:
+    def _new_doorbell(self, old: Doorbell | None) -> Doorbell | None:
         """Close the watcher's doorbell, if any, and bind a new one (the folder may be new)."""
-        if old is not None:
-            self._ringer.own.discard(old.path)
-            old.close()
-        doorbell = Doorbell.bind(wake_folder(self.path)) if bind else None
+        self._close_doorbell(old)
+        doorbell = Doorbell.bind(wake_folder(self.path))
         if doorbell is not None:
             self._ringer.own.add(doorbell.path)
         return doorbell
+
+    def _close_doorbell(self, doorbell: Doorbell | None) -> None:
+        if doorbell is not None:
+            self._ringer.own.discard(doorbell.path)
+            doorbell.close()
 
     async def _write(self, operation: Operation[T], *, durable: bool = True) -> T:
         if self._writer is None:

@@ -62,7 +62,7 @@ class Doorbell:
         self._socket.settimeout(timeout)
         try:
             self._socket.recv(64)
-        except (TimeoutError, OSError):
+        except OSError:  # TimeoutError among them
             return False
         self._socket.setblocking(False)
         with contextlib.suppress(OSError):
