@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from conveyor import Job, JobStatus, Queue
-from conveyor.stores import Outcome
+from conveyor.stores import JobRecord, Outcome
 
 T = TypeVar("T")
 
@@ -63,3 +63,15 @@ async def finish(queue: Queue, job_ids: list[str], status: JobStatus) -> None:
     claimed = await queue.store.claim([queue.name], len(job_ids), "w", 30.0)
     assert sorted(r.id for r in claimed) == sorted(job_ids)
     await queue.store.settle([Outcome(r.id, "w", r.attempts, status) for r in claimed])
+
+
+def job_record(job_id: str, queue: str, **fields: object) -> JobRecord:
+    """A new job's record as a store takes it: pending, due now, ``fields`` changed."""
+    now = time.time()
+    defaults: dict[str, object] = {
+        "id": job_id, "queue": queue, "name": "job", "payload": b"\x00\xffraw",
+        "status": JobStatus.PENDING, "priority": 1, "max_retries": 3, "retry_delay": 1.0,
+        "timeout": 30.0, "backoff": None, "created_at": now, "run_at": now,
+    }  # fmt: skip
+    defaults.update(fields)
+    return JobRecord(**defaults)  # type: ignore[arg-type]

@@ -247,6 +247,11 @@ class Worker:
             generation = self.store.changes.generation
             try:
                 records = await self.store.claim(self.queues, free, self.worker_id, self.lease)
+                if not records:
+                    records = await self.store.wait_for_work(
+                        self.queues, free, self.worker_id, self.lease,
+                        await self._idle_timeout(), generation,
+                    )  # fmt: skip
                 outage.reset()
             except ConveyorError as exc:
                 await outage.wait("claim", exc)
@@ -256,8 +261,6 @@ class Worker:
                 return
             for record in records:
                 self._start(record)
-            if not records:
-                await self.store.changes.wait(await self._idle_timeout(), since=generation)
 
     def _free_slots(self) -> int:
         """Say how many jobs to claim now.

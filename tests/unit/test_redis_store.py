@@ -15,12 +15,12 @@ from conveyor import create_queue
 from conveyor.clock import FrozenClock, ServerClock
 from conveyor.errors import BackendUnavailableError, ConfigurationError
 from conveyor.job import JobStatus
-from conveyor.stores import JobRecord, Outcome, store_from_url
+from conveyor.stores import Outcome, store_from_url
 from conveyor.stores.base import ScheduleRecord, StoreEvent
 from conveyor.stores.redis import RedisStore
 from conveyor.stores.redis._keys import Keys
 from servers import REDIS, namespace_on
-from testkit import eventually, unique_name
+from testkit import eventually, job_record, unique_name
 
 
 @pytest.fixture
@@ -34,17 +34,6 @@ async def store(url: str) -> AsyncIterator[RedisStore]:
     store = RedisStore(url)
     yield store
     await store.close()
-
-
-def record(job_id: str, queue: str, **fields: object) -> JobRecord:
-    now = time.time()
-    defaults: dict[str, object] = {
-        "id": job_id, "queue": queue, "name": "job", "payload": b"\x00\xffraw",
-        "status": JobStatus.PENDING, "priority": 1, "max_retries": 3, "retry_delay": 1.0,
-        "timeout": 30.0, "backoff": None, "created_at": now, "run_at": now,
-    }  # fmt: skip
-    defaults.update(fields)
-    return JobRecord(**defaults)  # type: ignore[arg-type]
 
 
 def server_keys(url: str) -> list[bytes]:
@@ -73,8 +62,8 @@ async def test_every_key_the_scripts_write_is_under_the_hash_tag(
     store: RedisStore, url: str
 ) -> None:
     queue = unique_name()
-    await store.enqueue([record("a", queue), record("b", queue, priority=3)])
-    await store.enqueue([record("c", queue, status=JobStatus.SCHEDULED, run_at=time.time())])
+    await store.enqueue([job_record("a", queue), job_record("b", queue, priority=3)])
+    await store.enqueue([job_record("c", queue, status=JobStatus.SCHEDULED, run_at=time.time())])
     claimed = await store.claim([queue, "other"], 3, "w", 0.01)
     assert [r.id for r in claimed] == ["b", "a", "c"]
     await store.settle([Outcome("b", "w", 1, JobStatus.SCHEDULED, error="E", retry_delay=60)])
@@ -85,7 +74,7 @@ async def test_every_key_the_scripts_write_is_under_the_hash_tag(
     assert await store.retry("a") is True
     tick = ScheduleRecord(queue, "nightly", "{}", 1000, 2000, time.time())
     await store.save_schedules([tick])
-    assert await store.fire_schedule(queue, "nightly", 1000, 2000, None, [record("d", queue)])
+    assert await store.fire_schedule(queue, "nightly", 1000, 2000, None, [job_record("d", queue)])
     assert await store.pause_schedule(queue, "nightly", True, 3000)
     found = server_keys(url)
     assert len(found) >= 7
@@ -145,19 +134,19 @@ def test_enqueue_through_an_application_connection_is_refused(url: str) -> None:
 
 async def test_operations_work_after_the_server_forgot_the_scripts(store: RedisStore) -> None:
     queue = unique_name()
-    await store.enqueue([record("a", queue)])
+    await store.enqueue([job_record("a", queue)])
     client = redis.asyncio.Redis.from_url(REDIS)
     try:
         await client.script_flush()
     finally:
         await client.aclose()
-    await store.enqueue([record("b", queue)])
+    await store.enqueue([job_record("b", queue)])
     assert [r.id for r in await store.claim([queue], 5, "w", 60.0)] == ["a", "b"]
 
 
 async def test_payload_bytes_and_every_field_round_trip(store: RedisStore) -> None:
     queue = unique_name()
-    original = record(
+    original = job_record(
         "x", queue, status=JobStatus.SCHEDULED, run_at=1_700_000_000.1234567, backoff='{"k":1}',
         scheduled_at=1_700_000_000.1234567, timeout=None, payload=b"\n\x00\xff{}",
         error="last\nerror", attempts=2, progress=12.5, progress_message="héllo",
@@ -185,7 +174,7 @@ async def test_schedule_states_round_trip_through_the_scripts_json(store: RedisS
 
 async def test_settle_applies_each_outcome_of_a_batch_on_its_own(store: RedisStore) -> None:
     queue = unique_name()
-    await store.enqueue([record(i, queue) for i in "abc"])
+    await store.enqueue([job_record(i, queue) for i in "abc"])
     await store.claim([queue], 3, "w", 60.0)
     outcomes = [
         Outcome("a", "w", 1, JobStatus.COMPLETED, result=b"1"),
@@ -201,7 +190,7 @@ async def test_settle_applies_each_outcome_of_a_batch_on_its_own(store: RedisSto
 
 async def test_a_claim_returns_the_job_as_the_claim_left_it(store: RedisStore) -> None:
     queue = unique_name()
-    await store.enqueue([record("a", queue)])
+    await store.enqueue([job_record("a", queue)])
     [first] = await store.claim([queue], 1, "w1", 60.0)
     assert await store.set_progress("a", "w1", 40.0, "halfway")
     assert await store.cancel("a") is JobStatus.PROCESSING  # flags the running job
@@ -219,7 +208,7 @@ async def test_a_claim_returns_the_job_as_the_claim_left_it(store: RedisStore) -
 
 async def test_concurrent_settles_of_one_loop_share_a_round_trip(store: RedisStore) -> None:
     queue = unique_name()
-    await store.enqueue([record(f"j{i}", queue) for i in range(20)])
+    await store.enqueue([job_record(f"j{i}", queue) for i in range(20)])
     claimed = await store.claim([queue], 20, "w", 60.0)
     sent: list[int] = []
     send = store._settle_now
@@ -252,7 +241,7 @@ async def test_events_reach_other_store_objects_but_not_their_origin(url: str) -
         await watcher.open()
         queue = unique_name()
         generation = watcher.changes.generation
-        await producer.enqueue([record("a", queue), record("b", queue)])
+        await producer.enqueue([job_record("a", queue), job_record("b", queue)])
         await eventually(lambda: len(seen) == 2, "the job:added events")
         assert seen == [StoreEvent("job:added", "a", queue), StoreEvent("job:added", "b", queue)]
         assert watcher.changes.generation > generation
@@ -300,7 +289,7 @@ async def test_a_clock_passed_in_is_used_as_it_is(url: str) -> None:
 
 async def test_close_then_open_again_works(store: RedisStore) -> None:
     queue = unique_name()
-    await store.enqueue([record("a", queue)])
+    await store.enqueue([job_record("a", queue)])
     await store.close()
     await store.close()
     assert (await store.get("a")) is not None  # opens again by itself

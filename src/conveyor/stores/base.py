@@ -184,6 +184,25 @@ class NoWritesHere:
         raise NotImplementedError
 
 
+class ClaimsAfterWaking:
+    """For stores whose idle workers wait for the change signal, then claim."""
+
+    changes: ChangeSignal
+
+    async def wait_for_work(
+        self,
+        queues: Sequence[str],
+        limit: int,
+        worker_id: str,
+        lease: float,
+        timeout: float,
+        since: int,
+    ) -> list[JobRecord]:
+        """Wait for a change after generation ``since`` (or ``timeout``); claim nothing."""
+        await self.changes.wait(timeout, since=since)
+        return []
+
+
 class Store(Protocol):
     """The job store contract. Every method is atomic on the store."""
 
@@ -279,6 +298,25 @@ class Store(Protocol):
 
         Claimed jobs are PROCESSING, held by ``worker_id`` until ``now + lease``, and
         their ``attempts`` is counted up.
+        """
+        ...
+
+    async def wait_for_work(
+        self,
+        queues: Sequence[str],
+        limit: int,
+        worker_id: str,
+        lease: float,
+        timeout: float,
+        since: int,
+    ) -> list[JobRecord]:
+        """Wait until work may be ready, for at most ``timeout`` seconds; return jobs claimed.
+
+        An idle worker calls this after a claim found nothing: it returns once
+        :attr:`changes` fired after generation ``since`` (at once if it already has) or
+        the time is up. A store that can claim on the server the moment work arrives
+        returns the jobs so claimed (as :meth:`claim` with the same arguments would);
+        the others return ``[]`` and the worker claims next (:class:`ClaimsAfterWaking`).
         """
         ...
 

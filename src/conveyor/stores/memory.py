@@ -18,6 +18,7 @@ from ..job import JobPriority, JobStatus, QueueStats
 from .base import (
     Capabilities,
     ChangeSignal,
+    ClaimsAfterWaking,
     JobMatch,
     JobRecord,
     NoWritesHere,
@@ -32,7 +33,7 @@ from .base import (
 _WAITING = (JobStatus.PENDING, JobStatus.SCHEDULED)
 
 
-class MemoryStore(NoWritesHere):
+class MemoryStore(NoWritesHere, ClaimsAfterWaking):
     """A process-local store; see the module docstring."""
 
     capabilities = Capabilities(cross_process=False, cross_process_events=False)

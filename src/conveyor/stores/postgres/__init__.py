@@ -54,6 +54,7 @@ from ..base import (
     ANONYMOUS_ORIGIN,
     Capabilities,
     ChangeSignal,
+    ClaimsAfterWaking,
     JobMatch,
     JobRecord,
     NoWritesHere,
@@ -88,7 +89,7 @@ _SCHEMA_GONE = (
 )
 
 
-class PostgresStore(NoWritesHere):
+class PostgresStore(NoWritesHere, ClaimsAfterWaking):
     """The PostgreSQL store; see the module docstring."""
 
     capabilities = Capabilities(

@@ -9,7 +9,8 @@ Key layout (every key starts with the hash tag ``{prefix}``, see :mod:`._keys`):
 per job; per queue a sorted set of ready jobs scored by priority then run_at, one of
 scheduled jobs by run_at, and one per status ordered by id (listing, counting); one
 sorted set of running jobs by lease deadline; per queue a hash of recurring schedules,
-a JSON state (spec, ticks, seen_at, last job, paused) per schedule key. Redis Cluster
+a JSON state (spec, ticks, seen_at, last job, paused) per schedule key, and a list, its
+bell, that holds at most one token. Redis Cluster
 works (``?cluster=true``): all of one prefix lives in one slot, so on one shard, and the
 store talks to the primary that serves it (:mod:`._cluster`); give separate prefixes to
 spread queues over shards.
@@ -21,6 +22,8 @@ waiters (:attr:`~RedisStore.changes`) and into :attr:`~RedisStore.remote_events`
 subscribes only while it is needed: to ``:changes`` while a coroutine waits on
 :attr:`~RedisStore.changes` (and a few seconds after), to both while anybody listens to
 remote events. A process that only enqueues receives nothing, not even its own events.
+An idle worker also blocks on its queues' bells with its next claim queued behind
+(:mod:`._armed`): an enqueue rings the bell, and the claim runs on the server at once.
 Commands go out on the store's own short path (:mod:`._conn`), not redis-py's client.
 
 URL options: ``?prefix=`` (default ``conveyor``), ``?cluster=true`` (the URL names any
@@ -59,6 +62,7 @@ from .._coalesce import Coalescer
 from ..base import (
     Capabilities,
     ChangeSignal,
+    ClaimsAfterWaking,
     JobMatch,
     JobRecord,
     NoWritesHere,
@@ -71,6 +75,7 @@ from ..base import (
     refuse_connection,
 )
 from . import _scripts as lua
+from ._armed import ArmedClaims
 from ._cluster import SlotLocator
 from ._codec import SPEC, Arg, decode_flat, decode_pairs, outcome_args, record_args, text
 from ._conn import Connections
@@ -98,11 +103,13 @@ CLEAR_BATCH = 1000
 _QUIET_EVENTS = frozenset({"job:started", "job:progress"})
 _STATUSES = tuple(status.value for status in JobStatus)
 _UNAVAILABLE = (ConnectionError, TimeoutError, OSError)
+_ARM_AT_LEAST = 0.01
+"""Seconds of waiting below which an idle worker waits for the change signal only."""
 # Cluster replies that mean "not now": the slot is being migrated, or a shard is down.
 _CLUSTER_BUSY = (AskError, TryAgainError, ClusterDownError)
 
 
-class RedisStore(NoWritesHere):
+class RedisStore(NoWritesHere, ClaimsAfterWaking):
     """The Redis store; see the module docstring."""
 
     capabilities = Capabilities(cross_process=True, cross_process_events=True)
@@ -126,6 +133,9 @@ class RedisStore(NoWritesHere):
         self._origin = self.remote_events.origin
         self._own_messages = b'{"o":"%s"' % self._origin.encode()
         self._clients: PerLoop[Connections] = PerLoop(self._new_connections)
+        self._armed: PerLoop[ArmedClaims] = PerLoop(
+            lambda: ArmedClaims(self._new_pool().make_connection)
+        )
         self._settlers: PerLoop[Coalescer[Outcome, bool]] = PerLoop(
             lambda: Coalescer(self._settle_now)
         )
@@ -230,6 +240,11 @@ class RedisStore(NoWritesHere):
             elif loop.is_running():
                 # Not awaited: that loop may be blocked waiting for this one.
                 asyncio.run_coroutine_threadsafe(client.aclose(), loop)
+        for loop, armed in self._armed.take_all():
+            if loop is running:
+                armed.close()
+            elif loop.is_running():
+                loop.call_soon_threadsafe(armed.close)
 
     async def _locate(self) -> None:
         """Ask the cluster which node serves the store's slot; talk to that one from now on."""
@@ -379,6 +394,41 @@ class RedisStore(NoWritesHere):
             # jobs begin first (one turn of the loop) rather than after this call is sent.
             await asyncio.sleep(0)
         rows = await self._run(lua.CLAIM, [self._origin, worker_id, lease, limit, *queues])
+        self._claimed_last = bool(rows)
+        return [decode_flat(row) for row in rows]
+
+    async def wait_for_work(
+        self,
+        queues: Sequence[str],
+        limit: int,
+        worker_id: str,
+        lease: float,
+        timeout: float,
+        since: int,
+    ) -> list[JobRecord]:
+        """Block on the queues' bells with a claim queued behind (:mod:`._armed`)."""
+        if limit <= 0 or not queues or timeout < _ARM_AT_LEAST or not self._opened:
+            return await super().wait_for_work(queues, limit, worker_id, lease, timeout, since)
+        if self.changes.generation != since:
+            return []
+        claim: list[Arg] = [
+            "EVALSHA", lua.CLAIM.sha, 1, self.keys.tag, self._origin, worker_id, lease, limit,
+        ]  # fmt: skip
+        try:
+            rows = await self._armed.get().wait(
+                [self.keys.bell(queue) for queue in queues],
+                timeout,
+                [*claim, *queues],
+                self.changes,
+                since,
+                lambda client_id: self._command("CLIENT", "UNBLOCK", client_id),
+            )
+        except _UNAVAILABLE as exc:
+            raise self._unavailable(exc) from None
+        except ResponseError as exc:
+            # NOSCRIPT (the worker's next claim loads the script) or a moved slot.
+            self._cluster_retry(exc)
+            return []
         self._claimed_last = bool(rows)
         return [decode_flat(row) for row in rows]
 

@@ -34,6 +34,14 @@ class Keys:
         """Name the channel only one store object listens on (to hurry its listener)."""
         return f"{self.tag}:wake:{origin}"
 
+    def bell(self, queue: str) -> str:
+        """List: at most one token, pushed when a queue gets new pending jobs.
+
+        Idle workers block on their queues' bells with a claim queued behind (see
+        :mod:`._armed`); a token wakes one of them, and the claim runs at once.
+        """
+        return f"{self.tag}:bell:{queue}"
+
     def job(self, job_id: str) -> str:
         """Hash: one job's fields."""
         return f"{self.tag}:job:{job_id}"

@@ -31,6 +31,7 @@ from ...job import JobStatus, QueueStats
 from ..base import (
     Capabilities,
     ChangeSignal,
+    ClaimsAfterWaking,
     JobMatch,
     JobRecord,
     Outcome,
@@ -69,7 +70,7 @@ def _watch_interval(idle: float) -> float:
     return _WATCH_SLOWEST
 
 
-class SQLiteStore:
+class SQLiteStore(ClaimsAfterWaking):
     """The embedded SQLite store; see the module docstring."""
 
     capabilities = Capabilities(cross_process=True, cross_process_events=False)

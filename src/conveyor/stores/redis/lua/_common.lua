@@ -21,6 +21,14 @@ local function ready_key(q) return P .. ':ready:' .. q end
 local function delayed_key(q) return P .. ':delayed:' .. q end
 local function status_key(q, s) return P .. ':status:' .. s .. ':' .. q end
 
+-- Wake one idle worker of queue q blocked on its bell (the claim it queued behind runs
+-- at once); the list keeps at most one token while nobody waits.
+local function ring(q)
+  local bell = P .. ':bell:' .. q
+  redis.call('LPUSH', bell, 1)
+  redis.call('LTRIM', bell, 0, 0)
+end
+
 -- Priority bands 2^44 ms apart, run_at in ms within a band: higher priority first,
 -- then earlier run_at; equal scores fall back to the member (the id: creation order).
 local function ready_score(priority, run_at)
@@ -79,7 +87,7 @@ end
 -- field/value pairs); sorted-set members are gathered per key and added with one ZADD
 -- per key and chunk. Their job:added events go out with the next publish().
 local function store_jobs(i)
-  local additions, order = {}, {}
+  local additions, order, rung = {}, {}, {}
   local function add(key, score, id)
     local members = additions[key]
     if members == nil then
@@ -100,6 +108,7 @@ local function store_jobs(i)
     if n > 0 then redis.call('HSET', key, unpack(ARGV, i + 9, i + 8 + 2 * n)) end
     if status == 'pending' then
       add(ready_key(q), ready_score(ARGV[i + 3], tonumber(run_at)), id)
+      rung[q] = true
     elseif status == 'scheduled' then
       add(delayed_key(q), run_at, id)
     end
@@ -114,6 +123,7 @@ local function store_jobs(i)
       redis.call('ZADD', key, unpack(members, first, math.min(first + CHUNK - 1, #members)))
     end
   end
+  for q in pairs(rung) do ring(q) end
 end
 
 -- A queue's schedules: one hash, a field per schedule key, its state as JSON with

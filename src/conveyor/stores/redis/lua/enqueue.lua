@@ -9,6 +9,7 @@ redis.call('HSET', key, 'queue', q, 'status', status, 'priority', ARGV[5],
 if n > 0 then redis.call('HSET', key, unpack(ARGV, 11, 10 + 2 * n)) end
 if status == 'pending' then
   redis.call('ZADD', ready_key(q), ready_score(ARGV[5], tonumber(run_at)), id)
+  ring(q)
 elseif status == 'scheduled' then
   redis.call('ZADD', delayed_key(q), run_at, id)
 end

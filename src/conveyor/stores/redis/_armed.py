@@ -1,0 +1,120 @@
+"""An idle worker's claim that the server runs the moment a job is enqueued.
+
+An idle worker sends, on a connection of its own, ``BLPOP`` of its queues' bells
+(:meth:`.Keys.bell`) and the claim script right behind it. Redis runs a blocked
+client's next command as soon as the block ends, so when an enqueue rings a bell the
+claim runs on the server at once and both replies come back together: the job starts
+without waiting for a pub/sub message, a thread's wake-up or a second round trip.
+
+Work that becomes ready in other ways (a retry, a recovered lease, a delayed job whose
+time came) still fires the store's change signal; the waiting worker then unblocks its
+own connection (``CLIENT UNBLOCK``), which makes the queued claim run at once too, and
+so does the end of the block's timeout. Either way the claim's reply is read, so jobs
+it took are always handed to the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ResponseError
+
+from ..base import ChangeSignal
+from ._codec import Arg
+from ._packing import pack_command
+
+_UNBLOCK_AGAIN = 0.002
+"""Seconds before asking again when ``CLIENT UNBLOCK`` found the connection not blocked
+(the ``BLPOP`` had not reached the server yet, or had just been served)."""
+_READ_MARGIN = 1.0
+"""Seconds past the block's own timeout before the worker unblocks it itself."""
+
+
+class ArmedClaims:
+    """One event loop's connections for blocking waits with a claim queued behind them.
+
+    Each wait has a connection to itself (one per worker waiting at that moment); it
+    goes back to the idle list after a wait that read both replies.
+    """
+
+    def __init__(self, make: Callable[[], AbstractConnection]) -> None:
+        self._make = make
+        self._idle: list[tuple[AbstractConnection, int]] = []
+        self._busy: set[AbstractConnection] = set()
+
+    async def wait(
+        self,
+        bells: Sequence[str],
+        timeout: float,
+        claim: Sequence[Arg],
+        changes: ChangeSignal,
+        since: int,
+        unblock: Callable[[int], Awaitable[Any]],
+    ) -> Any:
+        """Block on ``bells`` for up to ``timeout`` seconds, then run ``claim``; return its reply.
+
+        ``claim`` is the script call (``EVALSHA ...``). A change after generation
+        ``since`` ends the block early through ``unblock(client_id)``. An error reply
+        of either command is raised once both replies were read.
+        """
+        connection, client_id = self._idle.pop() if self._idle else await self._connect()
+        self._busy.add(connection)
+        commands = [("BLPOP", *bells, f"{timeout:.3f}"), tuple(claim)]
+        if pack_command is not None:
+            packed: bytes | list[bytes] = b"".join(pack_command(c) for c in commands)
+        else:  # pragma: no cover - hiredis is installed with the redis extra
+            packed = connection.pack_commands(commands)
+        reading: asyncio.Future[Any] | None = None
+        changed = asyncio.ensure_future(changes.wait(timeout + _READ_MARGIN, since=since))
+        try:
+            await connection.send_packed_command(packed, check_health=False)
+            reading = asyncio.ensure_future(_second_reply(connection))
+            await asyncio.wait((reading, changed), return_when=asyncio.FIRST_COMPLETED)
+            while not reading.done():
+                if await unblock(client_id):
+                    break
+                await asyncio.wait((reading,), timeout=_UNBLOCK_AGAIN)
+            reply = await reading
+        except ResponseError:
+            self._idle.append((connection, client_id))  # both replies were read
+            raise
+        except BaseException:
+            # The replies may still be on their way: this connection is not used again.
+            if reading is not None:
+                reading.cancel()
+            connection._close()  # type: ignore[no-untyped-call]
+            raise
+        finally:
+            self._busy.discard(connection)
+            changed.cancel()
+        self._idle.append((connection, client_id))
+        return reply
+
+    async def _connect(self) -> tuple[AbstractConnection, int]:
+        connection = self._make()
+        await connection.connect()  # type: ignore[no-untyped-call]
+        await connection.send_packed_command(connection.pack_command("CLIENT", "ID"))
+        return connection, int(await connection.read_response())
+
+    def close(self) -> None:
+        """Close every connection, those in a wait too (their waits raise)."""
+        idle, self._idle = self._idle, []
+        for connection in [*self._busy, *(connection for connection, _ in idle)]:
+            connection._close()  # type: ignore[no-untyped-call]
+
+
+async def _second_reply(connection: AbstractConnection) -> Any:
+    """Read both replies; return the second, or raise the first error reply."""
+    error: ResponseError | None = None
+    reply: Any = None
+    for _ in range(2):
+        try:
+            reply = await connection.read_response()
+        except ResponseError as exc:
+            error = error or exc
+    if error is not None:
+        raise error
+    return reply
