@@ -22,11 +22,10 @@ local function delayed_key(q) return P .. ':delayed:' .. q end
 local function status_key(q, s) return P .. ':status:' .. s .. ':' .. q end
 
 -- Wake one idle worker of queue q blocked on its bell (the claim it queued behind runs
--- at once); the list keeps at most one token while nobody waits.
+-- at once). A token left there means nobody waits: the list keeps just that one.
 local function ring(q)
   local bell = P .. ':bell:' .. q
-  redis.call('LPUSH', bell, 1)
-  redis.call('LTRIM', bell, 0, 0)
+  if redis.call('LLEN', bell) == 0 then redis.call('LPUSH', bell, 1) end
 end
 
 -- Priority bands 2^44 ms apart, run_at in ms within a band: higher priority first,
