@@ -8,6 +8,7 @@ from typing import Any
 from ... import events
 from ...job import JobStatus
 from ..base import JobRecord, Outcome, StoreEvent, encode_events, quote_json
+from ._arrays import ByteaArray, Float8Array, Int4Array, TextArray
 
 Params = dict[str, Any]
 
@@ -72,21 +73,21 @@ def record_params(records: Sequence[JobRecord], origin: str) -> Params:
             "unique_until": _seconds(r.unique_until), "message": encode_events(origin, added),
         }  # fmt: skip
     return {
-        "messages": messages(origin, added),
-        "id": [r.id for r in records],
-        "queue": [r.queue for r in records],
-        "name": [r.name for r in records],
-        "payload": [r.payload for r in records],
-        "status": [r.status.value for r in records],
-        "priority": [r.priority for r in records],
-        "max_retries": [r.max_retries for r in records],
-        "retry_delay": [float(r.retry_delay) for r in records],
-        "timeout": [_seconds(r.timeout) for r in records],
-        "backoff": [r.backoff for r in records],
-        "created_at": [float(r.created_at) for r in records],
-        "run_at": [float(r.run_at) for r in records],
-        "scheduled_at": [_seconds(r.scheduled_at) for r in records],
-        "headers": [r.headers for r in records],
+        "messages": TextArray(messages(origin, added)),
+        "id": TextArray([r.id for r in records]),
+        "queue": TextArray([r.queue for r in records]),
+        "name": TextArray([r.name for r in records]),
+        "payload": ByteaArray([r.payload for r in records]),
+        "status": TextArray([r.status.value for r in records]),
+        "priority": Int4Array([r.priority for r in records]),
+        "max_retries": Int4Array([r.max_retries for r in records]),
+        "retry_delay": Float8Array([float(r.retry_delay) for r in records]),
+        "timeout": Float8Array([_seconds(r.timeout) for r in records]),
+        "backoff": TextArray([r.backoff for r in records]),
+        "created_at": Float8Array([float(r.created_at) for r in records]),
+        "run_at": Float8Array([float(r.run_at) for r in records]),
+        "scheduled_at": Float8Array([_seconds(r.scheduled_at) for r in records]),
+        "headers": TextArray([r.headers for r in records]),
     }
 
 
@@ -97,16 +98,16 @@ def _event_of(outcome: Outcome) -> str:
 def outcome_params(outcomes: Sequence[Outcome]) -> Params:
     """Return the ``settle`` statement's arrays for ``outcomes``."""
     return {
-        "id": [o.job_id for o in outcomes],
-        "worker": [o.worker_id for o in outcomes],
-        "attempt": [o.attempt for o in outcomes],
-        "status": [o.status.value for o in outcomes],
-        "event": [_event_of(o) for o in outcomes],
+        "id": TextArray([o.job_id for o in outcomes]),
+        "worker": TextArray([o.worker_id for o in outcomes]),
+        "attempt": Int4Array([o.attempt for o in outcomes]),
+        "status": TextArray([o.status.value for o in outcomes]),
+        "event": TextArray([_event_of(o) for o in outcomes]),
         "postponed": [o.postponed for o in outcomes],
-        "result": [o.result for o in outcomes],
-        "error": [o.error for o in outcomes],
-        "traceback": [o.traceback for o in outcomes],
-        "delay": [float(o.retry_delay) for o in outcomes],
+        "result": ByteaArray([o.result for o in outcomes]),
+        "error": TextArray([o.error for o in outcomes]),
+        "traceback": TextArray([o.traceback for o in outcomes]),
+        "delay": Float8Array([float(o.retry_delay) for o in outcomes]),
     }
 
 

@@ -21,6 +21,7 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
 from ..base import PerLoop
+from ._arrays import register as register_arrays
 from ._url import CONNECT_TIMEOUT, Settings
 
 log = logging.getLogger("conveyor.stores.postgres")
@@ -66,6 +67,10 @@ async def _checkout(pool: AsyncConnectionPool[AsyncConnection]) -> AsyncConnecti
     return conn
 
 
+async def _configure(conn: AsyncConnection) -> None:
+    register_arrays(conn.adapters)
+
+
 class LoopPools:
     """Autocommit connections that prepare every statement, pooled per event loop."""
 
@@ -83,6 +88,7 @@ class LoopPools:
             min_size=1,
             max_size=self._settings.pool_size,
             kwargs={"autocommit": True, "prepare_threshold": 0},
+            configure=_configure,
             open=False,
             timeout=CONNECT_TIMEOUT,
             name=f"conveyor-{self._settings.schema}",
