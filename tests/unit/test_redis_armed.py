@@ -192,3 +192,33 @@ async def test_a_cancelled_wait_leaves_no_blocked_connection(
             break
         await asyncio.sleep(0.02)
     assert blocked() == 0
+
+
+async def test_a_server_that_refuses_the_bell_wait_leaves_pub_sub_waking_the_worker(
+    url: str, server: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An ACL user without CLIENT (so no CLIENT ID, no CLIENT UNBLOCK).
+    user = unique_name("conveyor-test")
+    server.acl_setuser(
+        user, enabled=True, nopass=True, keys=["*"], channels=["*"], commands=["+@all", "-client"]
+    )
+    try:
+        limited = RedisStore(url.replace("redis://", f"redis://{user}@", 1))
+        producer = RedisStore(url)
+        try:
+            await limited.open()
+            assert await limited.claim(["q"], 1, WORKER, 30.0) == []
+            assert await asyncio.wait_for(wait(limited, 5.0), 4) == []  # refused, then subscribed
+            assert "wait for pub/sub messages only" in caplog.text
+            waiter = asyncio.create_task(wait(limited, 10.0))
+            await asyncio.sleep(0.2)
+            assert not waiter.done()
+            started = time.monotonic()
+            await producer.enqueue([job_record(unique_name("job"), "q")])
+            assert await asyncio.wait_for(waiter, 5) == []  # woken; the worker claims next
+            assert time.monotonic() - started < 2
+        finally:
+            await limited.close()
+            await producer.close()
+    finally:
+        server.acl_deluser(user)

@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import socket
 import threading
 import time
@@ -49,6 +50,7 @@ from redis.exceptions import (
     ClusterDownError,
     ConnectionError,
     MovedError,
+    NoScriptError,
     ResponseError,
     TimeoutError,
     TryAgainError,
@@ -102,6 +104,8 @@ CLEAR_BATCH = 1000
 # Events that cannot make work ready or finish a job need not wake anybody.
 _QUIET_EVENTS = frozenset({"job:started", "job:progress"})
 _STATUSES = tuple(status.value for status in JobStatus)
+log = logging.getLogger("conveyor.stores.redis")
+
 _UNAVAILABLE = (ConnectionError, TimeoutError, OSError)
 _ARM_AT_LEAST = 0.01
 """Seconds of waiting below which an idle worker waits for the change signal only."""
@@ -144,6 +148,7 @@ class RedisStore(NoWritesHere, ClaimsAfterWaking):
         self._opened = False
         self._calibrate_at = 0.0
         self._claimed_last = False
+        self._bells_refused = False
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -407,7 +412,13 @@ class RedisStore(NoWritesHere, ClaimsAfterWaking):
         since: int,
     ) -> list[JobRecord]:
         """Block on the queues' bells with a claim queued behind (:mod:`._armed`)."""
-        if limit <= 0 or not queues or timeout < _ARM_AT_LEAST or not self._opened:
+        if (
+            limit <= 0
+            or not queues
+            or timeout < _ARM_AT_LEAST
+            or not self._opened
+            or self._bells_refused
+        ):
             return await super().wait_for_work(queues, limit, worker_id, lease, timeout, since)
         if self.changes.generation != since:
             return []
@@ -426,9 +437,12 @@ class RedisStore(NoWritesHere, ClaimsAfterWaking):
         except _UNAVAILABLE as exc:
             raise self._unavailable(exc) from None
         except ResponseError as exc:
-            # NOSCRIPT (the worker's next claim loads the script) or a moved slot.
-            self._cluster_retry(exc)
-            return []
+            if isinstance(exc, NoScriptError) or self._cluster_retry(exc):
+                return []  # the worker's next claim loads the script, or finds the slot
+            # Refused (an ACL without BLPOP or CLIENT, say): wait on pub/sub alone.
+            log.warning("idle workers of %s wait for pub/sub messages only: %s", self.url, exc)
+            self._bells_refused = True
+            return await super().wait_for_work(queues, limit, worker_id, lease, timeout, since)
         self._claimed_last = bool(rows)
         return [decode_flat(row) for row in rows]
 

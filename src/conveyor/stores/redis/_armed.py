@@ -16,15 +16,20 @@ it took are always handed to the worker.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ResponseError
 
+from ...errors import ConveyorError
 from ..base import ChangeSignal
 from ._codec import Arg
 from ._packing import pack_command
+
+log = logging.getLogger("conveyor.stores.redis")
 
 _UNBLOCK_AGAIN = 0.002
 """Seconds before asking again when ``CLIENT UNBLOCK`` found the connection not blocked
@@ -67,27 +72,23 @@ class ArmedClaims:
             packed: bytes | list[bytes] = b"".join(pack_command(c) for c in commands)
         else:  # pragma: no cover - hiredis is installed with the redis extra
             packed = connection.pack_commands(commands)
-        reading: asyncio.Future[Any] | None = None
+        # The replies are read right here (the shortest path to a job's start); a change,
+        # or the block outliving its timeout, starts the unblocking beside.
+        unblocker = _Unblocker(client_id, unblock)
         changed = asyncio.ensure_future(changes.wait(timeout + _READ_MARGIN, since=since))
+        changed.add_done_callback(unblocker.start)
         try:
             await connection.send_packed_command(packed, check_health=False)
-            reading = asyncio.ensure_future(_second_reply(connection))
-            await asyncio.wait((reading, changed), return_when=asyncio.FIRST_COMPLETED)
-            while not reading.done():
-                if await unblock(client_id):
-                    break
-                await asyncio.wait((reading,), timeout=_UNBLOCK_AGAIN)
-            reply = await reading
+            reply = await _second_reply(connection)
         except ResponseError:
             self._idle.append((connection, client_id))  # both replies were read
             raise
         except BaseException:
             # The replies may still be on their way: this connection is not used again.
-            if reading is not None:
-                reading.cancel()
             connection._close()  # type: ignore[no-untyped-call]
             raise
         finally:
+            unblocker.stop()
             self._busy.discard(connection)
             changed.cancel()
         self._idle.append((connection, client_id))
@@ -104,6 +105,38 @@ class ArmedClaims:
         idle, self._idle = self._idle, []
         for connection in [*self._busy, *(connection for connection, _ in idle)]:
             connection._close()  # type: ignore[no-untyped-call]
+
+
+class _Unblocker:
+    """Ends a wait's block with ``CLIENT UNBLOCK``, again until it took, once started."""
+
+    def __init__(self, client_id: int, unblock: Callable[[int], Awaitable[Any]]) -> None:
+        self._client_id = client_id
+        self._unblock = unblock
+        self._task: asyncio.Task[None] | None = None
+        self._stopped = False
+
+    def start(self, changed: asyncio.Future[None]) -> None:
+        """Begin unblocking, unless the wait is over (``changed`` was cancelled then)."""
+        if not self._stopped and not changed.cancelled():
+            self._task = asyncio.ensure_future(self._run())
+
+    def stop(self) -> None:
+        """Unblock no more: the replies came, or the wait failed."""
+        self._stopped = True
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _run(self) -> None:
+        try:
+            for _ in itertools.count():  # until it took: the BLPOP may not have arrived yet
+                if self._stopped or await self._unblock(self._client_id):
+                    return
+                await asyncio.sleep(_UNBLOCK_AGAIN)
+        except ConveyorError:
+            pass  # an outage: the wait's own read fails too
+        except ResponseError as exc:
+            log.warning("cannot end an idle wait early (%s); it ends at its timeout", exc)
 
 
 async def _second_reply(connection: AbstractConnection) -> Any:
