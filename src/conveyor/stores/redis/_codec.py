@@ -11,6 +11,7 @@ and claim cheaper on both ends. Absent fields are ``None``; floats are written w
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter
 from typing import Any
@@ -58,15 +59,38 @@ _DECODE: dict[bytes, tuple[str, Callable[[bytes], Any]]] = {
 }
 
 
-_encode_spec = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, made once
-_spec_of = attrgetter(*SPEC)
+_quote = json.encoder.encode_basestring_ascii
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "null"
+    if type(value) is int or (type(value) is float and math.isfinite(value)):
+        return repr(value)  # what json writes for these, without its encoder's set-up
+    return json.dumps(value)
+
+
+def _text_or_null(value: str | None) -> str:
+    return "null" if value is None else _quote(value)
+
+
+def spec_line(record: JobRecord) -> str:
+    """Return the JSON array of ``record``'s :data:`SPEC` fields (as ``json.dumps`` would)."""
+    return (
+        f"[{_quote(record.id)},{_quote(record.name)},{_number(record.retry_delay)},"
+        f"{_number(record.timeout)},{_text_or_null(record.backoff)},"
+        f"{_number(record.created_at)},{_number(record.scheduled_at)},"
+        f"{_text_or_null(record.headers)}]"
+    )
+
+
 _state_of = attrgetter(*STATE)
 _NO_STATE = (None,) * (len(STATE) - 1) + (False,)  # cancel_requested is a bool
 
 
 def record_args(record: JobRecord) -> list[Arg]:
     """``enqueue.lua``'s arguments for one job."""
-    spec = _encode_spec(_spec_of(record))  # a tuple encodes as a JSON array
+    spec = spec_line(record)
     args: list[Arg] = [
         record.id, record.queue, record.status.value, record.priority, record.max_retries,
         record.run_at, record.attempts, spec.encode() + b"\n" + record.payload, 0,

@@ -1,0 +1,39 @@
+"""The Redis store's spec line: what json.dumps writes, made without its encoder."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+
+from conveyor.stores.redis._codec import SPEC, decode_flat, record_args, spec_line
+from testkit import job_record
+
+CASES: list[dict[str, Any]] = [
+    {},
+    {"name": 'résumé ✓ "quoted" \\ back\nslash', "backoff": '{"kind":"fixed"}'},
+    {"retry_delay": 2, "timeout": None, "scheduled_at": 1795954192.3657885},
+    {"retry_delay": 0.1, "timeout": 1e-7, "headers": '{"trace":"x"}'},
+    {"retry_delay": math.inf},
+    {"timeout": 12345678901234.5},
+]
+
+
+@pytest.mark.parametrize("fields", CASES)
+def test_the_spec_line_is_what_json_dumps_writes(fields: dict[str, Any]) -> None:
+    record = job_record("01M8KKCBZD5W34WHQKEGD6T0H5", "q", **fields)
+    values = [getattr(record, name) for name in SPEC]
+    assert spec_line(record) == json.dumps(values, separators=(",", ":"))
+
+
+@pytest.mark.parametrize("fields", CASES[:4])
+def test_a_job_reads_back_as_it_was_written(fields: dict[str, Any]) -> None:
+    record = job_record("01M8KKCBZD5W34WHQKEGD6T0H5", "q", **fields)
+    args = record_args(record)
+    names = ("queue", "status", "priority", "max_retries", "run_at", "attempts", "spec")
+    flat: list[bytes] = []
+    for name, value in zip(names, args[1:8], strict=True):
+        flat += [name.encode(), value if isinstance(value, bytes) else str(value).encode()]
+    assert decode_flat(flat) == record
