@@ -16,7 +16,6 @@ it took are always handed to the worker.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -34,6 +33,9 @@ log = logging.getLogger("conveyor.stores.redis")
 _UNBLOCK_AGAIN = 0.002
 """Seconds before asking again when ``CLIENT UNBLOCK`` found the connection not blocked
 (the ``BLPOP`` had not reached the server yet, or had just been served)."""
+_UNBLOCK_TRIES = 500
+"""At most this many ``CLIENT UNBLOCK`` a wait (a second's worth): a connection that stays
+blocked past that is a dead one, which the read notices (TCP keepalive)."""
 _READ_MARGIN = 1.0
 """Seconds past the block's own timeout before the worker unblocks it itself."""
 
@@ -129,7 +131,7 @@ class _Unblocker:
 
     async def _run(self) -> None:
         try:
-            for _ in itertools.count():  # until it took: the BLPOP may not have arrived yet
+            for _ in range(_UNBLOCK_TRIES):  # the BLPOP may not have reached the server yet
                 if self._stopped or await self._unblock(self._client_id):
                     return
                 await asyncio.sleep(_UNBLOCK_AGAIN)
