@@ -57,6 +57,11 @@ def bell(store: RedisStore, queue: str = "q") -> str:
     return store.keys.bell(queue)
 
 
+def blocked_ids(server: redis.Redis) -> set[str]:
+    """The ids of the server's clients blocked in a BLPOP."""
+    return {client["id"] for client in server.client_list() if client["cmd"] == "blpop"}
+
+
 async def wait(store: RedisStore, timeout: float, queues: tuple[str, ...] = ("q",)) -> list:
     return await store.wait_for_work(
         list(queues), 5, WORKER, 30.0, timeout, store.changes.generation
@@ -161,11 +166,15 @@ async def test_a_stale_token_makes_the_next_wait_return_at_once(
 async def test_a_killed_connection_is_an_outage_and_the_next_wait_reconnects(
     waiting: RedisStore, producer: RedisStore, server: redis.Redis
 ) -> None:
+    others = blocked_ids(server)  # other tests' servers' clients, if any
     waiter = asyncio.create_task(wait(waiting, 10.0))
-    await asyncio.sleep(0.2)
-    blocked = [c for c in server.client_list() if c["cmd"] == "blpop"]
-    assert len(blocked) == 1
-    server.client_kill_filter(_id=blocked[0]["id"])
+    ours: set[str] = set()
+    for _ in range(250):
+        if ours := blocked_ids(server) - others:
+            break
+        await asyncio.sleep(0.02)
+    assert len(ours) == 1
+    server.client_kill_filter(_id=ours.pop())
     with pytest.raises(BackendUnavailableError):
         await asyncio.wait_for(waiter, 5)
     job_id = unique_name("job")
@@ -178,20 +187,21 @@ async def test_a_killed_connection_is_an_outage_and_the_next_wait_reconnects(
 async def test_a_cancelled_wait_leaves_no_blocked_connection(
     waiting: RedisStore, server: redis.Redis
 ) -> None:
+    others = blocked_ids(server)
     waiter = asyncio.create_task(wait(waiting, 10.0))
-    await asyncio.sleep(0.2)
+    for _ in range(250):
+        if blocked_ids(server) - others:
+            break
+        await asyncio.sleep(0.02)
+    assert blocked_ids(server) - others
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter
-
-    def blocked() -> int:
-        return sum(1 for c in server.client_list() if c["cmd"] == "blpop")
-
-    for _ in range(50):
-        if blocked() == 0:
+    for _ in range(250):
+        if not blocked_ids(server) - others:
             break
         await asyncio.sleep(0.02)
-    assert blocked() == 0
+    assert not blocked_ids(server) - others
 
 
 async def test_a_server_that_refuses_the_bell_wait_leaves_pub_sub_waking_the_worker(
