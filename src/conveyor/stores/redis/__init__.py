@@ -10,10 +10,9 @@ per job; per queue a sorted set of ready jobs scored by priority then run_at, on
 scheduled jobs by run_at, and one per status ordered by id (listing, counting); one
 sorted set of running jobs by lease deadline; per queue a hash of recurring schedules,
 a JSON state (spec, ticks, seen_at, last job, paused) per schedule key, and a list, its
-bell, that holds at most one token. Redis Cluster
-works (``?cluster=true``): all of one prefix lives in one slot, so on one shard, and the
-store talks to the primary that serves it (:mod:`._cluster`); give separate prefixes to
-spread queues over shards.
+bell, that holds at most one token. Redis Cluster works (``?cluster=true``): all of one
+prefix lives in one slot, so on one shard, and the store talks to the primary that
+serves it (:mod:`._cluster`); give separate prefixes to spread queues over shards.
 
 Every script publishes the job events it caused as one message: on ``{prefix}:changes``
 those that can make work ready or finish a job, on ``{prefix}:events`` the others
