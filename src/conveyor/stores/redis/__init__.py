@@ -397,7 +397,17 @@ class RedisStore(NoWritesHere, ClaimsAfterWaking):
             # A worker claims again as soon as it started what it claimed: let those
             # jobs begin first (one turn of the loop) rather than after this call is sent.
             await asyncio.sleep(0)
-        rows = await self._run(lua.CLAIM, [self._origin, worker_id, lease, limit, *queues])
+        rows = await self._run(lua.CLAIM, self._claim_args(queues, limit, worker_id, lease))
+        return self._claimed(rows)
+
+    def _claim_args(
+        self, queues: Sequence[str], limit: int, worker_id: str, lease: float
+    ) -> list[Arg]:
+        """``claim.lua``'s arguments."""
+        return [self._origin, worker_id, lease, limit, *queues]
+
+    def _claimed(self, rows: list[list[bytes]]) -> list[JobRecord]:
+        """Turn ``claim.lua``'s reply into jobs (and note whether it took any)."""
         self._claimed_last = bool(rows)
         return [decode_flat(row) for row in rows]
 
@@ -421,14 +431,12 @@ class RedisStore(NoWritesHere, ClaimsAfterWaking):
             return await super().wait_for_work(queues, limit, worker_id, lease, timeout, since)
         if self.changes.generation != since:
             return []
-        claim: list[Arg] = [
-            "EVALSHA", lua.CLAIM.sha, 1, self.keys.tag, self._origin, worker_id, lease, limit,
-        ]  # fmt: skip
+        claim: list[Arg] = ["EVALSHA", lua.CLAIM.sha, 1, self.keys.tag]
         try:
             rows = await self._armed.get().wait(
                 [self.keys.bell(queue) for queue in queues],
                 timeout,
-                [*claim, *queues],
+                [*claim, *self._claim_args(queues, limit, worker_id, lease)],
                 self.changes,
                 since,
                 lambda client_id: self._command("CLIENT", "UNBLOCK", client_id),
@@ -442,8 +450,7 @@ class RedisStore(NoWritesHere, ClaimsAfterWaking):
             log.warning("idle workers of %s wait for pub/sub messages only: %s", self.url, exc)
             self._bells_refused = True
             return await super().wait_for_work(queues, limit, worker_id, lease, timeout, since)
-        self._claimed_last = bool(rows)
-        return [decode_flat(row) for row in rows]
+        return self._claimed(rows)
 
     async def renew(self, job_ids: Sequence[str], worker_id: str, lease: float) -> Renewal:
         """Extend the leases ``worker_id`` still holds."""

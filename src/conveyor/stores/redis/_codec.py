@@ -17,7 +17,7 @@ from operator import attrgetter
 from typing import Any
 
 from ...job import JobStatus
-from ..base import JobRecord, Outcome
+from ..base import JobRecord, Outcome, quote_json
 
 Arg = str | bytes | int | float
 
@@ -59,9 +59,6 @@ _DECODE: dict[bytes, tuple[str, Callable[[bytes], Any]]] = {
 }
 
 
-_quote = json.encoder.encode_basestring_ascii
-
-
 def _number(value: float | None) -> str:
     if value is None:
         return "null"
@@ -71,13 +68,13 @@ def _number(value: float | None) -> str:
 
 
 def _text_or_null(value: str | None) -> str:
-    return "null" if value is None else _quote(value)
+    return "null" if value is None else quote_json(value)
 
 
 def spec_line(record: JobRecord) -> str:
     """Return the JSON array of ``record``'s :data:`SPEC` fields (as ``json.dumps`` would)."""
     return (
-        f"[{_quote(record.id)},{_quote(record.name)},{_number(record.retry_delay)},"
+        f"[{quote_json(record.id)},{quote_json(record.name)},{_number(record.retry_delay)},"
         f"{_number(record.timeout)},{_text_or_null(record.backoff)},"
         f"{_number(record.created_at)},{_number(record.scheduled_at)},"
         f"{_text_or_null(record.headers)}]"
