@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -350,6 +351,50 @@ STATEMENTS = ["claim", "renew", "settle", "recover_expired", "cancel", "retry", 
 BULK = {"count_matching", "delete_matching", "retry_matching", "cancel_matching"}
 
 
+async def generic_plan(statement: bytes, params: dict[str, Any]) -> dict[str, Any]:
+    """The plan the store runs ``statement`` with: its generic plan, with sequential scans off.
+
+    The store's connections prepare every statement and force generic plans (see
+    ``_pools``); here the statement is prepared with ``$n`` parameters, then explained
+    through ``EXECUTE`` with the same setting.
+    """
+    names: list[str] = []
+
+    def numbered(match: re.Match[bytes]) -> bytes:
+        name = match.group(1).decode()
+        if name not in names:
+            names.append(name)
+        return b"$%d" % (names.index(name) + 1)
+
+    text = re.sub(rb"%\((\w+)\)[sb]", numbered, statement)
+    async with await psycopg.AsyncConnection.connect(POSTGRES, autocommit=True) as conn:
+        await conn.execute(b"SET enable_seqscan = off")
+        await conn.execute(b"SET plan_cache_mode = force_generic_plan")
+        await conn.execute(b"PREPARE explained AS " + text)
+        arguments = ", ".join(["%s"] * len(names)).encode()
+        cursor = psycopg.AsyncClientCursor(conn)  # literals: EXECUTE coerces them
+        await cursor.execute(
+            b"EXPLAIN (FORMAT JSON) EXECUTE explained(" + arguments + b")",
+            [params[name] for name in names],
+        )
+        [(explained,)] = await cursor.fetchall()
+    return explained[0]["Plan"]  # type: ignore[no-any-return]
+
+
+async def test_the_stores_connections_run_generic_plans(store: PostgresStore) -> None:
+    await store.enqueue([new_record("q") for _ in range(3)])
+    for _ in range(3):
+        await store.claim(["q"], 1, "w", 30.0)
+    async with store._pools.connection() as conn:
+        cursor = await conn.execute(
+            b"SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+        )
+        prepared = await cursor.fetchall()
+    assert all(custom == 0 for _, _, custom in prepared), prepared
+    claims = [generic for text, generic, _ in prepared if "'job:started'" in text]
+    assert 3 in claims, prepared
+
+
 def _nodes(plan: dict[str, Any], *, ctes: bool = True) -> Iterator[dict[str, Any]]:
     """The plan's nodes; with ``ctes`` false, without the CTEs defined under it."""
     yield plan
@@ -366,11 +411,7 @@ async def test_statement_reads_the_jobs_table_through_an_index(
                      "event": ["job:completed"], "result": [None], "error": [None],
                      "traceback": [None], "delay": [0.0], "postponed": [False]}  # fmt: skip
     params = {**PLAN_PARAMS, **(settle_params if name == "settle" else {})}
-    async with await psycopg.AsyncConnection.connect(POSTGRES, autocommit=True) as conn:
-        await conn.execute(b"SET enable_seqscan = off")
-        cursor = await conn.execute(b"EXPLAIN (FORMAT JSON) " + getattr(store._q, name), params)
-        [(explained,)] = await cursor.fetchall()
-    nodes = list(_nodes(explained[0]["Plan"]))
+    nodes = list(_nodes(await generic_plan(getattr(store._q, name), params)))
     reads = [n for n in nodes if n.get("Relation Name") == "jobs" and "Scan" in n["Node Type"]]
     assert reads, nodes
     # Bulk operations may read through a bitmap of the index; the rest walk it in order.
@@ -390,11 +431,7 @@ async def test_schedule_statements_read_the_schedules_table_through_its_key(
 ) -> None:
     params = {"queue": "q", "key": "k", "keys": ["k"], "expected": 0, "tick": 1,
               "next_tick": 2, "job_id": None, "paused": True, "now_tick": 1}  # fmt: skip
-    async with await psycopg.AsyncConnection.connect(POSTGRES, autocommit=True) as conn:
-        await conn.execute(b"SET enable_seqscan = off")
-        cursor = await conn.execute(b"EXPLAIN (FORMAT JSON) " + getattr(store._q, name), params)
-        [(explained,)] = await cursor.fetchall()
-    nodes = list(_nodes(explained[0]["Plan"]))
+    nodes = list(_nodes(await generic_plan(getattr(store._q, name), params)))
     reads = [n for n in nodes if n.get("Relation Name") == "schedules" and "Scan" in n["Node Type"]]
     assert reads, nodes
     assert all(n["Node Type"] != "Seq Scan" for n in reads), reads
@@ -402,14 +439,8 @@ async def test_schedule_statements_read_the_schedules_table_through_its_key(
 
 @pytest.mark.parametrize("name", ["stats", "fold_counts"])
 async def test_stats_read_the_kept_counts_not_the_jobs(store: PostgresStore, name: str) -> None:
-    async with await psycopg.AsyncConnection.connect(POSTGRES, autocommit=True) as conn:
-        await conn.execute(b"SET enable_seqscan = off")
-        statement = getattr(store._q, name)
-        cursor = await conn.execute(
-            b"EXPLAIN (FORMAT JSON) " + statement, {"queue": "q", "lock": 1}
-        )
-        [(explained,)] = await cursor.fetchall()
-    relations = {n.get("Relation Name") for n in _nodes(explained[0]["Plan"])} - {None}
+    plan = await generic_plan(getattr(store._q, name), {"queue": "q", "lock": 1})
+    relations = {n.get("Relation Name") for n in _nodes(plan)} - {None}
     assert "jobs" not in relations
     assert "job_count_changes" in relations
 
