@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import redis
+import redis.asyncio
 from redis.crc import key_slot
 
 from conveyor import create_queue
@@ -16,7 +17,7 @@ from conveyor.clock import FrozenClock, ServerClock
 from conveyor.errors import BackendUnavailableError, ConfigurationError
 from conveyor.job import JobStatus
 from conveyor.stores import Outcome, store_from_url
-from conveyor.stores.base import ScheduleRecord, StoreEvent
+from conveyor.stores.base import ScheduleRecord, StoreEvent, decode_events
 from conveyor.stores.redis import RedisStore
 from conveyor.stores.redis._keys import Keys
 from servers import REDIS, namespace_on
@@ -253,6 +254,40 @@ async def test_events_reach_other_store_objects_but_not_their_origin(url: str) -
     finally:
         await producer.close()
         await watcher.close()
+
+
+@pytest.mark.parametrize("batch", [1, 3], ids=["enqueue", "enqueue_many"])
+async def test_a_ready_jobs_addition_goes_out_quietly_a_delayed_ones_loudly(
+    store: RedisStore, batch: int
+) -> None:
+    # Idle workers follow :changes; a job ready at once rings its bell, which wakes them.
+    client = redis.asyncio.Redis.from_url(store.url.split("?")[0])
+    pubsub = client.pubsub()
+    await pubsub.subscribe(store.keys.changes, store.keys.events)
+    try:
+        for _ in range(2):  # both subscriptions confirmed
+            assert (await pubsub.get_message(timeout=2.0) or {}).get("type") == "subscribe"
+        queue, later = unique_name(), time.time() + 3600
+        await store.enqueue([job_record(unique_name("ready"), queue) for _ in range(batch)])
+        await store.enqueue(
+            [job_record(unique_name("later"), queue, status=JobStatus.SCHEDULED, run_at=later)
+             for _ in range(batch)]
+        )  # fmt: skip
+        channels: dict[str, str] = {}
+        while len(channels) < 2 * batch:
+            message = await pubsub.get_message(timeout=2.0)
+            assert message is not None, channels
+            _, events = decode_events(message["data"])
+            channels.update({e.job_id: message["channel"].decode() for e in events})
+        assert {channel for job_id, channel in channels.items() if "ready" in job_id} == {
+            store.keys.events
+        }
+        assert {channel for job_id, channel in channels.items() if "later" in job_id} == {
+            store.keys.changes
+        }
+    finally:
+        await pubsub.aclose()
+        await client.aclose()
 
 
 async def test_a_queue_on_redis_waits_for_a_job_finished_elsewhere(url: str) -> None:

@@ -16,7 +16,8 @@ serves it (:mod:`._cluster`); give separate prefixes to spread queues over shard
 
 Every script publishes the job events it caused as one message: on ``{prefix}:changes``
 those that can make work ready or finish a job, on ``{prefix}:events`` the others
-(started, progress). A listener thread turns them into wake-ups for idle workers and
+(started, progress, and the addition of a job ready at once, whose bell wakes the idle
+workers). A listener thread turns them into wake-ups for idle workers and
 waiters (:attr:`~RedisStore.changes`) and into :attr:`~RedisStore.remote_events`. It
 subscribes only while it is needed: to ``:changes`` while a coroutine waits on
 :attr:`~RedisStore.changes` (and a few seconds after), to both while anybody listens to
@@ -213,8 +214,12 @@ class RedisStore(NoWritesHere, ClaimsAfterWaking):
         self._opened = True
 
     def _wanted_channels(self) -> tuple[str, ...]:
-        """Name the channels the listener needs now (called on its thread)."""
-        if self.remote_events.has_listeners:
+        """Name the channels the listener needs now (called on its thread).
+
+        A job made ready by an enqueue is announced on ``:events`` (its bell wakes the
+        idle workers): where the server refused the bell wait, waiters follow both.
+        """
+        if self.remote_events.has_listeners or (self._bells_refused and self.changes.has_waiters):
             return (self.keys.changes, self.keys.events)
         if self.changes.has_waiters:
             return (self.keys.changes,)
@@ -449,6 +454,8 @@ class RedisStore(NoWritesHere, ClaimsAfterWaking):
             # Refused (an ACL without BLPOP or CLIENT, say): wait on pub/sub alone.
             log.warning("idle workers of %s wait for pub/sub messages only: %s", self.url, exc)
             self._bells_refused = True
+            if (listener := self._listener) is not None:
+                await self._hurry(listener)  # to follow :events too
             return await super().wait_for_work(queues, limit, worker_id, lease, timeout, since)
         return self._claimed(rows)
 

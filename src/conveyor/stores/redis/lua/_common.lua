@@ -57,20 +57,24 @@ local function delete_job(id, q)
 end
 
 local events = {}
-local function event(name, id, q)
+-- The indexes in events of those about a job whose queue's bell was rung.
+local belled = {}
+local function event(name, id, q, bell_rung)
   events[#events + 1] = {name, id, q}
+  if bell_rung then belled[#events] = true end
 end
 
 -- One message per call and channel with every event it caused, in the shape of
 -- encode_events and starting with the origin (a hex token), so a store can skip its
 -- own messages unparsed. Events that can make work ready or finish a job go to
 -- ':changes' (idle workers and waiters follow it), the others (started, progress) to
--- ':events' (followed only by processes with remote event listeners).
+-- ':events' (followed only by processes with remote event listeners), and so do those
+-- of jobs whose bell was rung: the bell wakes the idle workers.
 local QUIET = {['job:started'] = true, ['job:progress'] = true}
 local function publish(origin)
   local loud, quiet = {}, {}
-  for _, e in ipairs(events) do
-    local into = QUIET[e[1]] and quiet or loud
+  for i, e in ipairs(events) do
+    local into = (QUIET[e[1]] or belled[i]) and quiet or loud
     into[#into + 1] = e
   end
   if #loud > 0 then
@@ -112,7 +116,7 @@ local function store_jobs(i)
       add(delayed_key(q), run_at, id)
     end
     add(status_key(q, status), 0, id)
-    event('job:added', id, q)
+    event('job:added', id, q, status == 'pending')
     i = i + 9 + 2 * n
   end
   local CHUNK = 2000 -- arguments per ZADD (Lua's stack bounds unpack)

@@ -14,6 +14,8 @@ elseif status == 'scheduled' then
   redis.call('ZADD', delayed_key(q), run_at, id)
 end
 redis.call('ZADD', status_key(q, status), 0, id)
-redis.call('PUBLISH', P .. ':changes', '{"o":"' .. ARGV[1] .. '","e":[["job:added",'
+-- As publish() in _common.lua does: a ready job's bell wakes the idle workers.
+local channel = status == 'pending' and ':events' or ':changes'
+redis.call('PUBLISH', P .. channel, '{"o":"' .. ARGV[1] .. '","e":[["job:added",'
            .. cjson.encode(id) .. ',' .. cjson.encode(q) .. ']]}')
 return 1
