@@ -34,7 +34,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,9 @@ FIGURES: dict[str, Figure] = {
         "latency-proc", "enqueue->start p99, worker process", "ms", ("<=", 20.0)
     ),
     "lat_proc_call_p50": Figure("latency-proc", "enqueue call duration p50 (producer)", "ms"),
+    "lat_proc_raw_p50": Figure(
+        "latency-proc", "one raw engine write after the same pauses, p50 (idle floor)", "ms"
+    ),
     "rss_empty": Figure("rss", "worker VmRSS, empty store", "MB"),
     "rss_backlog": Figure("rss", "worker VmRSS, backlog of --rss-n jobs", "MB"),
     "rss_growth": Figure("rss", "worker VmRSS growth from the backlog", "MB", ("<", 50.0)),
@@ -177,8 +181,9 @@ async def wait_until(check: Callable[[], bool], timeout: float, what: str) -> No
 
 
 # ----------------------------------------------------------------------------- raw engines
-async def raw_redis_set_rate(url: str, n: int) -> float:
-    """``redis_raw.py``'s SET figure: N awaited SETs of a job-sized value, one client."""
+@asynccontextmanager
+async def raw_redis_set(url: str) -> AsyncIterator[Callable[[int], Awaitable[object]]]:
+    """``redis_raw.py``'s SET: one awaited SET of a job-sized value, on one client."""
     import redis_raw
 
     from conveyor.stores.redis import RedisStore
@@ -186,7 +191,7 @@ async def raw_redis_set_rate(url: str, n: int) -> float:
     client = RedisStore(url)._new_client()
     tag = "{bench-raw-" + uuid.uuid4().hex[:8] + "}"
     try:
-        return await redis_raw.rate(n, lambda i: client.set(f"{tag}:{i}", redis_raw.VALUE))
+        yield lambda i: client.set(f"{tag}:{i}", redis_raw.VALUE)
     finally:
         async for key in client.scan_iter(match=f"{tag}*", count=1000):
             await client.delete(key)
@@ -200,13 +205,13 @@ RAW_POSTGRES_INSERT = (
 )
 
 
-async def raw_postgres_insert_rate(url: str, n: int) -> float:
-    """N single-row autocommit INSERTs of a new job into conveyor's own table.
+@asynccontextmanager
+async def raw_postgres_insert(url: str) -> AsyncIterator[Callable[[int], Awaitable[object]]]:
+    """One single-row autocommit INSERT of a new job into conveyor's own table.
 
     As SQLite's raw commit: conveyor's schema (every migration, in a schema of its own,
     so the same indexes), the columns a new job sets, a prepared binary statement
-    (``postgres_raw.py``'s psycopg driver), one awaited after the other; no count
-    change, no NOTIFY, no conveyor code.
+    (``postgres_raw.py``'s psycopg driver); no count change, no NOTIFY, no conveyor code.
     """
     import postgres_raw
     import psycopg
@@ -220,14 +225,32 @@ async def raw_postgres_insert_rate(url: str, n: int) -> float:
     await driver.connect(url)
     try:
         await driver.execute(insert, "warm", b"{}")
-        t0 = time.perf_counter()
-        for i in range(n):
-            await driver.execute(insert, f"{i:026d}", b'{"tag":%d}' % i)
-        return n / (time.perf_counter() - t0)
+        yield lambda i: driver.execute(insert, f"{i:026d}", b'{"tag":%d}' % i)
     finally:
         await driver.close()
         with psycopg.connect(url, autocommit=True) as admin:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def raw_server_write(url: str):
+    """The raw write of the store of ``url`` (Redis or PostgreSQL), as a context manager."""
+    if family(urlsplit(url).scheme) == "redis":
+        return raw_redis_set(url)
+    return raw_postgres_insert(url.partition("?")[0])
+
+
+async def timed(write: Callable[[int], Awaitable[object]], first: int, count: int) -> float:
+    """Seconds taken by ``count`` awaited writes, numbered from ``first``."""
+    t0 = time.perf_counter()
+    for i in range(first, first + count):
+        await write(i)
+    return time.perf_counter() - t0
+
+
+def pauses(n: int) -> list[float]:
+    """The latency probe's spacing: ``n`` pauses of 10-20 ms, the same at every run."""
+    rnd = random.Random(7)
+    return [0.010 + rnd.random() * 0.010 for _ in range(n)]
 
 
 # ----------------------------------------------------------------------------- stores
@@ -426,21 +449,26 @@ class Bench:
 
     # -- enqueue ----------------------------------------------------------------------
 
-    def raw_commit(self, url: str) -> float:
-        """Plain sqlite3: conveyor's table and indexes, one autocommit INSERT per job."""
-        path = Path(sqlite_path(url)).with_name("raw.db")
-        conn = sqlite3.connect(path, isolation_level=None)
+    def raw_sqlite(self, url: str, name: str) -> sqlite3.Connection:
+        """Plain sqlite3 beside the store's file: conveyor's table and indexes, autocommit."""
+        conn = sqlite3.connect(Path(sqlite_path(url)).with_name(name), isolation_level=None)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {sqlite_sync(url)}")
         for version in sorted(MIGRATIONS):  # conveyor's schema, every migration
             conn.executescript(MIGRATIONS[version])  # (the store counts its inserts itself)
+        return conn
+
+    @staticmethod
+    def raw_row(i: int, now: float) -> tuple[Any, ...]:
+        """The columns of conveyor's INSERT of a new job: a pending job, no start time."""
+        return (f"{i:026d}", "bench", "noop", b'{"tag":%d}' % i, "pending", 1, 3, 1.0, 30.0,
+                None, now, now, None)  # fmt: skip
+
+    def raw_commit(self, url: str) -> float:
+        """One autocommit INSERT per job into plain sqlite3: jobs/s."""
+        conn = self.raw_sqlite(url, "raw.db")
         now = time.time()
-        # the columns of conveyor's INSERT of a new job: a pending job, no start time
-        rows = [
-            (f"{i:026d}", "bench", "noop", b'{"tag":%d}' % i, "pending", 1, 3, 1.0, 30.0, None,
-             now, now, None)
-            for i in range(self.a.n)
-        ]  # fmt: skip
+        rows = [self.raw_row(i, now) for i in range(self.a.n)]
         t0 = time.perf_counter()
         for row in rows:
             conn.execute(CONVEYOR_INSERT, row)
@@ -448,14 +476,33 @@ class Bench:
         conn.close()
         return self.a.n / elapsed
 
-    async def raw_reference(self, url: str) -> float:
-        """What the store's engine does for one job with no conveyor code: the 80 % bar."""
-        kind = family(self.stores.scheme)
-        if kind == "redis":
-            return await raw_redis_set_rate(url, self.a.n)
-        if kind == "postgresql":
-            return await raw_postgres_insert_rate(url.partition("?")[0], self.a.n)
-        return await asyncio.to_thread(self.raw_commit, url)
+    def raw_sqlite_after_pauses(self, url: str) -> list[float]:
+        """ms of each of --lat-n raw commits, each after one of the probe's pauses."""
+        conn = self.raw_sqlite(url, "raw-idle.db")
+        took = []
+        for i, pause in enumerate(pauses(self.a.lat_n)):
+            time.sleep(pause)
+            t0 = time.perf_counter()
+            conn.execute(CONVEYOR_INSERT, self.raw_row(i, time.time()))
+            took.append((time.perf_counter() - t0) * 1000)
+        conn.close()
+        return took
+
+    async def raw_after_pauses(self, url: str) -> list[float]:
+        """ms of each of --lat-n raw engine writes, each after one of the probe's pauses.
+
+        An enqueue after such a pause finds the processes and the server idle, as each of
+        the latency probe's does: this is that wake-up's cost with no conveyor code.
+        """
+        if family(self.stores.scheme) == "sqlite":
+            return await asyncio.to_thread(self.raw_sqlite_after_pauses, url)
+        took = []
+        async with raw_server_write(url) as write:
+            await timed(write, -100, 100)
+            for i, pause in enumerate(pauses(self.a.lat_n)):
+                await asyncio.sleep(pause)
+                took.append(await timed(write, i, 1) * 1000)
+        return took
 
     async def thread_hop_us(self) -> float:
         """Median µs of an awaited round trip to a waiting thread and back, doing nothing.
@@ -486,16 +533,31 @@ class Bench:
     async def m_enqueue(self) -> dict[str, float]:
         url = self.stores.fresh("enqueue")
         out: dict[str, float] = {}
-        if self.stores.scheme != "memory":
-            out["raw_commit"] = await self.raw_reference(url)
-        if family(self.stores.scheme) == "sqlite":
+        kind, n = family(self.stores.scheme), self.a.n
+        if kind == "sqlite":
+            out["raw_commit"] = await asyncio.to_thread(self.raw_commit, url)
             out["thread_hop_us"] = await self.thread_hop_us()
         async with new_queue(url, self.a.workers) as queue:
-            await queue.enqueue("noop", {"tag": -1})  # warm: statements prepared, file open
-            t0 = time.perf_counter()
-            for i in range(self.a.n):
-                await queue.enqueue("noop", {"tag": i})
-            out["enqueue_one"] = self.a.n / (time.perf_counter() - t0)
+
+            def enqueue(i: int) -> Awaitable[object]:
+                return queue.enqueue("noop", {"tag": i})
+
+            await enqueue(-1)  # warm: statements prepared, file open
+            if kind in ("redis", "postgresql"):
+                # Blocks of raw writes and enqueues in turn: the machine's drifts and
+                # pauses fall on both alike.
+                raw_s = enqueue_s = 0.0
+                async with raw_server_write(url) as write:
+                    await timed(write, -100, 100)
+                    block = max(n // 10, 1)
+                    for first in range(0, n, block):
+                        count = min(block, n - first)
+                        raw_s += await timed(write, first, count)
+                        enqueue_s += await timed(enqueue, first, count)
+                out["raw_commit"] = n / raw_s
+                out["enqueue_one"] = n / enqueue_s
+            else:
+                out["enqueue_one"] = n / await timed(enqueue, 0, n)
         if "raw_commit" in out:
             out["enqueue_vs_raw"] = out["enqueue_one"] / out["raw_commit"]
         if "thread_hop_us" in out:
@@ -622,15 +684,14 @@ class Bench:
             await queue.enqueue("noop", {"tag": tag})
             await wait_until(lambda t=tag: started(t) is not None, self.a.timeout, "warm-up")
         await asyncio.sleep(0.2)
-        rnd = random.Random(7)
         sent: dict[int, float] = {}
         calls: list[float] = []
-        for tag in range(self.a.lat_n):
+        for tag, pause in enumerate(pauses(self.a.lat_n)):
             t0 = time.time()
             await queue.enqueue("noop", {"tag": tag})
             calls.append((time.time() - t0) * 1000)
             sent[tag] = t0
-            await asyncio.sleep(0.010 + rnd.random() * 0.010)
+            await asyncio.sleep(pause)
         await wait_until(lambda: all(started(t) for t in sent), self.a.timeout, "latency jobs")
         return [(started(t) - t0) * 1000 for t, t0 in sent.items()], calls  # type: ignore[operator]
 
@@ -662,6 +723,7 @@ class Bench:
             try:
                 await worker.ready(self.a.timeout)
                 lats, calls = await self.probe(queue, sink.started)
+                raw = await self.raw_after_pauses(url)
             finally:
                 worker.stop()
         self.stores.drop(url)
@@ -669,6 +731,7 @@ class Bench:
             "lat_proc_p50": statistics.median(lats),
             "lat_proc_p99": pct(lats, 99),
             "lat_proc_call_p50": statistics.median(calls),
+            "lat_proc_raw_p50": statistics.median(raw),
         }
 
     # -- memory and idle cost -----------------------------------------------------------
