@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -90,6 +89,7 @@ async def test_open_creates_everything_in_the_urls_schema(store: PostgresStore, 
         (6, "unique_keys"),
         (7, "slots"),
         (8, "rates"),
+        (9, "ready_index"),
     ]
     functions = admin(
         "SELECT proname FROM pg_proc WHERE pronamespace = %s::regnamespace", f'"{schema}"'
@@ -101,13 +101,13 @@ async def test_migrate_is_idempotent(url: str) -> None:
     first = await asyncio.to_thread(migrate, url)
     assert [(m.version, m.name) for m in first] == [
         (1, "jobs"), (2, "schedules"), (3, "workers"), (4, "counts"), (5, "headers"),
-        (6, "unique_keys"), (7, "slots"), (8, "rates"),
+        (6, "unique_keys"), (7, "slots"), (8, "rates"), (9, "ready_index"),
     ]  # fmt: skip
     assert await asyncio.to_thread(migrate, url) == []
     store = PostgresStore(url)
     await store.open()
     await store.close()
-    assert admin(f'SELECT count(*) FROM "{schema_of(url)}".migrations') == [(8,)]
+    assert admin(f'SELECT count(*) FROM "{schema_of(url)}".migrations') == [(9,)]
 
 
 def test_concurrent_openers_migrate_once(url: str) -> None:
@@ -126,7 +126,7 @@ def test_concurrent_openers_migrate_once(url: str) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(results) == [0, 0, 0, 0, 0, 8]  # type: ignore[type-var]
+    assert sorted(results) == [0, 0, 0, 0, 0, 9]  # type: ignore[type-var]
 
 
 async def test_a_newer_schema_is_refused(url: str) -> None:
@@ -351,50 +351,6 @@ STATEMENTS = ["claim", "renew", "settle", "recover_expired", "cancel", "retry", 
 BULK = {"count_matching", "delete_matching", "retry_matching", "cancel_matching"}
 
 
-async def generic_plan(statement: bytes, params: dict[str, Any]) -> dict[str, Any]:
-    """The plan the store runs ``statement`` with: its generic plan, with sequential scans off.
-
-    The store's connections prepare every statement and force generic plans (see
-    ``_pools``); here the statement is prepared with ``$n`` parameters, then explained
-    through ``EXECUTE`` with the same setting.
-    """
-    names: list[str] = []
-
-    def numbered(match: re.Match[bytes]) -> bytes:
-        name = match.group(1).decode()
-        if name not in names:
-            names.append(name)
-        return b"$%d" % (names.index(name) + 1)
-
-    text = re.sub(rb"%\((\w+)\)[sb]", numbered, statement)
-    async with await psycopg.AsyncConnection.connect(POSTGRES, autocommit=True) as conn:
-        await conn.execute(b"SET enable_seqscan = off")
-        await conn.execute(b"SET plan_cache_mode = force_generic_plan")
-        await conn.execute(b"PREPARE explained AS " + text)
-        arguments = ", ".join(["%s"] * len(names)).encode()
-        cursor = psycopg.AsyncClientCursor(conn)  # literals: EXECUTE coerces them
-        await cursor.execute(
-            b"EXPLAIN (FORMAT JSON) EXECUTE explained(" + arguments + b")",
-            [params[name] for name in names],
-        )
-        [(explained,)] = await cursor.fetchall()
-    return explained[0]["Plan"]  # type: ignore[no-any-return]
-
-
-async def test_the_stores_connections_run_generic_plans(store: PostgresStore) -> None:
-    await store.enqueue([new_record("q") for _ in range(3)])
-    for _ in range(3):
-        await store.claim(["q"], 1, "w", 30.0)
-    async with store._pools.connection() as conn:
-        cursor = await conn.execute(
-            b"SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
-        )
-        prepared = await cursor.fetchall()
-    assert all(custom == 0 for _, _, custom in prepared), prepared
-    claims = [generic for text, generic, _ in prepared if "'job:started'" in text]
-    assert 3 in claims, prepared
-
-
 def _nodes(plan: dict[str, Any], *, ctes: bool = True) -> Iterator[dict[str, Any]]:
     """The plan's nodes; with ``ctes`` false, without the CTEs defined under it."""
     yield plan
@@ -411,7 +367,14 @@ async def test_statement_reads_the_jobs_table_through_an_index(
                      "event": ["job:completed"], "result": [None], "error": [None],
                      "traceback": [None], "delay": [0.0], "postponed": [False]}  # fmt: skip
     params = {**PLAN_PARAMS, **(settle_params if name == "settle" else {})}
-    nodes = list(_nodes(await generic_plan(getattr(store._q, name), params)))
+    statement = getattr(store._q, name)
+    if name == "claim":  # as the store sends it
+        statement = q.claim_for(statement, ["q", "r"], 10)
+    async with await psycopg.AsyncConnection.connect(POSTGRES, autocommit=True) as conn:
+        await conn.execute(b"SET enable_seqscan = off")
+        cursor = await conn.execute(b"EXPLAIN (FORMAT JSON) " + statement, params)
+        [(explained,)] = await cursor.fetchall()
+    nodes = list(_nodes(explained[0]["Plan"]))
     reads = [n for n in nodes if n.get("Relation Name") == "jobs" and "Scan" in n["Node Type"]]
     assert reads, nodes
     # Bulk operations may read through a bitmap of the index; the rest walk it in order.
@@ -420,6 +383,51 @@ async def test_statement_reads_the_jobs_table_through_an_index(
     for sort in (n for n in nodes if n["Node Type"] == "Sort"):
         under = list(_nodes(sort, ctes=False))
         assert not any(n.get("Relation Name") == "jobs" for n in under), f"{name} sorts jobs"
+
+
+@pytest.mark.parametrize("name", ["claim", "age_jobs"])
+async def test_no_other_index_can_serve_what_jobs_ready_serves(
+    store: PostgresStore, url: str, name: str
+) -> None:
+    # Had another index the same key (jobs_status leads with queue), missing or stale
+    # statistics could make the server read a whole backlog through it and sort it.
+    # Without jobs_ready, no index narrows the search down to the queue's rows.
+    await store.enqueue([new_record("q") for _ in range(200)])
+    admin(f'DROP INDEX "{schema_of(url)}".jobs_ready')
+    statement = getattr(store._q, name)
+    if name == "claim":
+        statement = q.claim_for(statement, ["q"], 10)
+    async with await psycopg.AsyncConnection.connect(POSTGRES, autocommit=True) as conn:
+        await conn.execute(b"SET enable_seqscan = off")
+        cursor = await conn.execute(b"EXPLAIN (FORMAT JSON) " + statement, PLAN_PARAMS)
+        [(explained,)] = await cursor.fetchall()
+    nodes = list(_nodes(explained[0]["Plan"]))
+    status = [n.get("Index Cond", "") for n in nodes if n.get("Index Name") == "jobs_status"]
+    assert not any("queue" in condition for condition in status), status
+
+
+async def test_the_server_settles_on_one_plan_for_a_workers_claim(store: PostgresStore) -> None:
+    # Queues and limit written in: the server stops planning the claim at every call.
+    await store.enqueue([new_record("q") for _ in range(12)])
+    for _ in range(12):
+        assert len(await store.claim(["q"], 1, "w", 30.0)) == 1
+    async with store._pools.connection() as conn:
+        cursor = await conn.execute(
+            b"SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            b" WHERE statement LIKE '%%''job:started''%%'"
+            b" AND statement NOT LIKE '%%pg_prepared_statements%%'"  # this very query
+        )
+        [(generic, custom)] = await cursor.fetchall()
+    assert generic > 0
+    assert custom <= 5
+
+
+@pytest.mark.parametrize("queue", ["it's 50%", 'a,b"{c}', "back\\slash", "日本 ", "NULL"])
+async def test_a_claim_takes_jobs_of_queues_with_any_name(store: PostgresStore, queue: str) -> None:
+    record = new_record(queue)
+    await store.enqueue([record, new_record("other")])
+    claimed = await store.claim([queue, "none"], 5, "w", 30.0)
+    assert [r.id for r in claimed] == [record.id]
 
 
 SCHEDULE_STATEMENTS = ["list_schedules", "move_schedule", "pause_schedule", "remove_schedules"]
@@ -431,7 +439,11 @@ async def test_schedule_statements_read_the_schedules_table_through_its_key(
 ) -> None:
     params = {"queue": "q", "key": "k", "keys": ["k"], "expected": 0, "tick": 1,
               "next_tick": 2, "job_id": None, "paused": True, "now_tick": 1}  # fmt: skip
-    nodes = list(_nodes(await generic_plan(getattr(store._q, name), params)))
+    async with await psycopg.AsyncConnection.connect(POSTGRES, autocommit=True) as conn:
+        await conn.execute(b"SET enable_seqscan = off")
+        cursor = await conn.execute(b"EXPLAIN (FORMAT JSON) " + getattr(store._q, name), params)
+        [(explained,)] = await cursor.fetchall()
+    nodes = list(_nodes(explained[0]["Plan"]))
     reads = [n for n in nodes if n.get("Relation Name") == "schedules" and "Scan" in n["Node Type"]]
     assert reads, nodes
     assert all(n["Node Type"] != "Seq Scan" for n in reads), reads
@@ -439,8 +451,14 @@ async def test_schedule_statements_read_the_schedules_table_through_its_key(
 
 @pytest.mark.parametrize("name", ["stats", "fold_counts"])
 async def test_stats_read_the_kept_counts_not_the_jobs(store: PostgresStore, name: str) -> None:
-    plan = await generic_plan(getattr(store._q, name), {"queue": "q", "lock": 1})
-    relations = {n.get("Relation Name") for n in _nodes(plan)} - {None}
+    async with await psycopg.AsyncConnection.connect(POSTGRES, autocommit=True) as conn:
+        await conn.execute(b"SET enable_seqscan = off")
+        statement = getattr(store._q, name)
+        cursor = await conn.execute(
+            b"EXPLAIN (FORMAT JSON) " + statement, {"queue": "q", "lock": 1}
+        )
+        [(explained,)] = await cursor.fetchall()
+    relations = {n.get("Relation Name") for n in _nodes(explained[0]["Plan"])} - {None}
     assert "jobs" not in relations
     assert "job_count_changes" in relations
 
@@ -537,7 +555,7 @@ async def test_the_counts_migration_counts_the_jobs_already_there(url: str) -> N
         )
         admin(f'DROP TABLE "{schema}".slots, "{schema}".rates')
         admin(f'DELETE FROM "{schema}".migrations WHERE version >= 4')
-        assert [m.version for m in await asyncio.to_thread(migrate, url)] == [4, 5, 6, 7, 8]
+        assert [m.version for m in await asyncio.to_thread(migrate, url)] == [4, 5, 6, 7, 8, 9]
         a, b = await store.stats("a"), await store.stats("b")
         assert (a.pending, a.processing, a.total, b.pending) == (2, 1, 3, 1)
     finally:

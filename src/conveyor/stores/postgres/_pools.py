@@ -69,11 +69,6 @@ async def _checkout(pool: AsyncConnectionPool[AsyncConnection]) -> AsyncConnecti
 
 async def _configure(conn: AsyncConnection) -> None:
     register_arrays(conn.adapters)
-    # Every statement is prepared once per connection. Left to choose, the server kept
-    # planning the claim afresh at each call (it guesses its generic plan dearer), which
-    # took longer than running it. Generic plans read the same indexes
-    # (tests/unit/test_postgres_store.py explains each statement's).
-    await conn.execute("SET plan_cache_mode = force_generic_plan")
 
 
 class LoopPools:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -111,3 +112,15 @@ def for_schema(schema: str) -> Queries:
             for name, body in _named_blocks().items()
         }
     )
+
+
+def claim_for(claim: bytes, queues: Sequence[str], limit: int) -> bytes:
+    """Return the claim statement with ``queues`` and ``limit`` written in as literals.
+
+    With them as parameters the server planned the claim afresh at every call, which took
+    longer than running it: it never settles on a generic plan, whose guess of the limit
+    (a tenth of the table) would read the whole table. Written in, the server knows them
+    when it plans, and keeps one plan per worker's queues and free slots.
+    """
+    queue_array = sql.Literal(list(queues)).as_bytes(None).replace(b"%", b"%%")
+    return claim.replace(b"%(queues)b", queue_array).replace(b"%(limit)s", b"%d" % limit)

@@ -95,10 +95,11 @@ WITH released AS (
 SELECT count(*) FROM released
 
 -- name: age_jobs
--- Aging: long-waiting pending jobs one priority level up (rows others hold are skipped).
+-- Aging: long-waiting pending jobs one priority level up (rows others hold are skipped),
+-- read through jobs_ready (keyed on queue || '').
 WITH chosen AS (
     SELECT id FROM {schema}.jobs
-    WHERE status = 'pending' AND queue = %(queue)s AND priority < 3
+    WHERE status = 'pending' AND (queue || '') = %(queue)s AND priority < 3
       AND run_at < to_timestamp(%(before)s)
     LIMIT %(limit)s FOR UPDATE SKIP LOCKED
 ),
@@ -136,11 +137,13 @@ LIMIT 1
 -- name: claim
 -- Up to `limit` jobs of each queue are locked (ready ones by priority then age, due
 -- scheduled ones by due time), skipping rows other claimers hold; the best `limit` of
--- them are taken. Each queue is read through its own index range, in index order.
+-- them are taken. Each queue is read through its own index range, in index order
+-- (queue || '' is jobs_ready's key: see migration 0009). The store writes the queues and
+-- the limit in as literals (queries.claim_for).
 WITH candidates AS (
     SELECT ready.* FROM unnest(%(queues)b::text[]) AS q (name) CROSS JOIN LATERAL (
         SELECT id, priority, run_at, status AS was FROM {schema}.jobs
-        WHERE status = 'pending' AND queue = q.name
+        WHERE status = 'pending' AND (queue || '') = q.name
         ORDER BY priority DESC, run_at, id
         LIMIT %(limit)s FOR UPDATE SKIP LOCKED
     ) ready
