@@ -422,6 +422,15 @@ async def test_the_server_settles_on_one_plan_for_a_workers_claim(store: Postgre
     assert custom <= 5
 
 
+async def test_limits_up_to_one_power_of_two_share_a_claim_statement(store: PostgresStore) -> None:
+    await store.enqueue([new_record("q") for _ in range(40)])
+    for limit in (5, 6, 7, 8):
+        assert len(await store.claim(["q"], limit, "w", 30.0)) == limit  # reads 8, takes limit
+    assert len(store._claims) == 1
+    assert len(await store.claim(["q"], 9, "w", 30.0)) == 9  # reads 16
+    assert len(store._claims) == 2
+
+
 @pytest.mark.parametrize("queue", ["it's 50%", 'a,b"{c}', "back\\slash", "日本 ", "NULL"])
 async def test_a_claim_takes_jobs_of_queues_with_any_name(store: PostgresStore, queue: str) -> None:
     record = new_record(queue)

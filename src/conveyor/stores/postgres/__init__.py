@@ -80,7 +80,7 @@ log = logging.getLogger("conveyor.stores.postgres")
 # Events that wake nobody: they neither make work ready nor finish a job.
 _QUIET = frozenset({events.JOB_STARTED, events.JOB_PROGRESS})
 _CLAIMS_KEPT = 256
-"""Claim statements kept at most (a worker needs one per number of free slots)."""
+"""Claim statements kept at most (a worker needs a few: see queries.claim_for)."""
 FOLD_EVERY = 2.0
 """Seconds between two folds of the count changes by a worker's lease recovery."""
 # What a statement fails with when the schema was dropped under a running store.
@@ -117,7 +117,7 @@ class PostgresStore(NoWritesHere, ClaimsAfterWaking):
         self._q = queries.for_schema(self._settings.schema)
         self._publish = {"channel": self._settings.channel, "origin": self.remote_events.origin}
         self._claims: dict[tuple[tuple[str, ...], int], bytes] = {}
-        """Claim statements by (queues, limit): see :func:`.queries.claim_for`."""
+        """Claim statements by :func:`.queries.claim_key`."""
         self._pools = LoopPools(self._settings)
         self._settlers: PerLoop[Coalescer[Outcome, bool]] = PerLoop(
             lambda: Coalescer(self._settle_batch)
@@ -308,13 +308,13 @@ class PostgresStore(NoWritesHere, ClaimsAfterWaking):
         """Claim up to ``limit`` ready jobs in one statement."""
         if limit <= 0 or not queues:
             return []
-        key = (tuple(queues), limit)
+        key = queries.claim_key(queues, limit)
         statement = self._claims.get(key)
         if statement is None:
             if len(self._claims) >= _CLAIMS_KEPT:
                 self._claims.clear()
             statement = self._claims[key] = queries.claim_for(self._q.claim, queues, limit)
-        params = {**self._publish, "worker": worker_id, "lease": float(lease)}
+        params = {**self._publish, "limit": limit, "worker": worker_id, "lease": float(lease)}
         return [to_record(row) for row in await self._fetch(statement, params)]
 
     async def renew(self, job_ids: Sequence[str], worker_id: str, lease: float) -> Renewal:

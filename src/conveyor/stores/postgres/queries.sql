@@ -138,21 +138,21 @@ LIMIT 1
 -- Up to `limit` jobs of each queue are locked (ready ones by priority then age, due
 -- scheduled ones by due time), skipping rows other claimers hold; the best `limit` of
 -- them are taken. Each queue is read through its own index range, in index order
--- (queue || '' is jobs_ready's key: see migration 0009). The store writes the queues and
--- the limit in as literals (queries.claim_for).
+-- (queue || '' is jobs_ready's key: see migration 0009). The store writes the queues in
+-- as literals, and `scan` (the limit rounded up to a power of two): queries.claim_for.
 WITH candidates AS (
     SELECT ready.* FROM unnest(%(queues)b::text[]) AS q (name) CROSS JOIN LATERAL (
         SELECT id, priority, run_at, status AS was FROM {schema}.jobs
         WHERE status = 'pending' AND (queue || '') = q.name
         ORDER BY priority DESC, run_at, id
-        LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+        LIMIT %(scan)s FOR UPDATE SKIP LOCKED
     ) ready
     UNION ALL
     SELECT due.* FROM unnest(%(queues)b::text[]) AS q (name) CROSS JOIN LATERAL (
         SELECT id, priority, run_at, status AS was FROM {schema}.jobs
         WHERE status = 'scheduled' AND queue = q.name AND run_at <= now()
         ORDER BY run_at
-        LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+        LIMIT %(scan)s FOR UPDATE SKIP LOCKED
     ) due
 ),
 chosen AS (
