@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from conveyor.stores.redis._codec import SPEC, decode_flat, record_args, spec_line
+from conveyor.stores.redis._codec import (
+    SPEC,
+    decode_flat,
+    many_record_args,
+    record_args,
+    spec_line,
+)
 from testkit import job_record
 
 CASES: list[dict[str, Any]] = [
@@ -37,3 +43,13 @@ def test_a_job_reads_back_as_it_was_written(fields: dict[str, Any]) -> None:
     for name, value in zip(names, args[1:8], strict=True):
         flat += [name.encode(), value if isinstance(value, bytes) else str(value).encode()]
     assert decode_flat(flat) == record
+
+
+def test_a_batch_writes_each_job_as_it_would_alone() -> None:
+    # Jobs of a batch share their spec's tail when they share its fields, not otherwise.
+    records = [
+        job_record(f"01M8KKCBZD5W34WHQKEGD6T0H{i}", "q", **{"created_at": 1.5, **CASES[i % 6]})
+        for i in range(12)
+    ]
+    alone = [arg for record in records for arg in record_args(record)]
+    assert many_record_args(records) == alone

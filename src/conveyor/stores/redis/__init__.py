@@ -79,7 +79,16 @@ from ..base import (
 from . import _scripts as lua
 from ._armed import ArmedClaims
 from ._cluster import SlotLocator
-from ._codec import SPEC, Arg, decode_flat, decode_pairs, outcome_args, record_args, text
+from ._codec import (
+    SPEC,
+    Arg,
+    decode_flat,
+    decode_pairs,
+    many_record_args,
+    outcome_args,
+    record_args,
+    text,
+)
 from ._conn import Connections
 from ._keys import Keys
 from ._listener import Listener
@@ -361,9 +370,12 @@ class RedisStore(NoWritesHere, ClaimsAfterWaking):
         if not records:
             return
         args: list[Arg] = [self._origin]
-        for record in records:
-            args += record_args(record)
-        await self._run(lua.ENQUEUE if len(records) == 1 else lua.ENQUEUE_MANY, args)
+        if len(records) == 1:
+            args += record_args(records[0])
+            await self._run(lua.ENQUEUE, args)
+        else:
+            args += many_record_args(records)
+            await self._run(lua.ENQUEUE_MANY, args)
         self.changes.fire()
 
     async def enqueue_unique(self, record: JobRecord, connection: object = None) -> str:
@@ -646,8 +658,7 @@ class RedisStore(NoWritesHere, ClaimsAfterWaking):
         job_id = records[-1].id if records else ""
         args: list[Arg] = [self._origin, queue, key, expected_tick, tick, _or_empty(next_tick),
                            job_id]  # fmt: skip
-        for record in records:
-            args += record_args(record)
+        args += many_record_args(records)
         fired = bool(await self._run(lua.SCHEDULE_FIRE, args))
         if fired and records:
             self.changes.fire()

@@ -73,21 +73,42 @@ def _text_or_null(value: str | None) -> str:
 
 def spec_line(record: JobRecord) -> str:
     """Return the JSON array of ``record``'s :data:`SPEC` fields (as ``json.dumps`` would)."""
+    return f"[{quote_json(record.id)},{_spec_tail(record)}"
+
+
+def _spec_tail(record: JobRecord) -> str:
+    """Return the spec line after the id (the same for every job of a batch, as a rule)."""
     return (
-        f"[{quote_json(record.id)},{quote_json(record.name)},{_number(record.retry_delay)},"
+        f"{quote_json(record.name)},{_number(record.retry_delay)},"
         f"{_number(record.timeout)},{_text_or_null(record.backoff)},"
         f"{_number(record.created_at)},{_number(record.scheduled_at)},"
         f"{_text_or_null(record.headers)}]"
     )
 
 
+_tail_key = attrgetter(*SPEC[1:])
+
+
 _state_of = attrgetter(*STATE)
 _NO_STATE = (None,) * (len(STATE) - 1) + (False,)  # cancel_requested is a bool
 
 
-def record_args(record: JobRecord) -> list[Arg]:
-    """``enqueue.lua``'s arguments for one job."""
-    spec = spec_line(record)
+def many_record_args(records: Iterable[JobRecord]) -> list[Arg]:
+    """:func:`record_args` of every record, each distinct spec tail made once."""
+    tails: dict[tuple[Any, ...], str] = {}
+    args: list[Arg] = []
+    for record in records:
+        key = _tail_key(record)
+        tail = tails.get(key)
+        if tail is None:
+            tail = tails[key] = _spec_tail(record)
+        args += record_args(record, tail)
+    return args
+
+
+def record_args(record: JobRecord, spec_tail: str | None = None) -> list[Arg]:
+    """``enqueue.lua``'s arguments for one job (``spec_tail``: its :func:`_spec_tail`)."""
+    spec = f"[{quote_json(record.id)},{spec_tail or _spec_tail(record)}"
     args: list[Arg] = [
         record.id, record.queue, record.status.value, record.priority, record.max_retries,
         record.run_at, record.attempts, spec.encode() + b"\n" + record.payload, 0,
