@@ -122,14 +122,18 @@ def claim_for(claim: bytes, queues: Sequence[str], limit: int) -> bytes:
     settles on a generic plan, whose guess for a parameter limit (a tenth of the table)
     would join the whole table. Written in, the server keeps one plan per statement.
     The rows read per queue are ``limit`` rounded up to a power of two, so a worker has a
-    few such statements, not one per number of free slots (a plan takes about 330 KiB
+    few such statements, not one per number of free slots (a plan takes about 340 KiB
     of the server's memory per connection); the final ``LIMIT`` stays a parameter.
     """
     queue_array = sql.Literal(list(queues)).as_bytes(None).replace(b"%", b"%%")
-    scan = b"%d" % (1 << (limit - 1).bit_length())
+    scan = b"%d" % _scan_rows(limit)
     return claim.replace(b"%(queues)b", queue_array).replace(b"%(scan)s", scan)
 
 
 def claim_key(queues: Sequence[str], limit: int) -> tuple[tuple[str, ...], int]:
-    """Return what :func:`claim_for`'s statement depends on: queues, limit's power of two."""
-    return tuple(queues), (limit - 1).bit_length()
+    """Return what :func:`claim_for`'s statement depends on: the queues, the rows read."""
+    return tuple(queues), _scan_rows(limit)
+
+
+def _scan_rows(limit: int) -> int:
+    return 1 << (limit - 1).bit_length()

@@ -71,9 +71,12 @@ def _text_or_null(value: str | None) -> str:
     return "null" if value is None else quote_json(value)
 
 
-def spec_line(record: JobRecord) -> str:
-    """Return the JSON array of ``record``'s :data:`SPEC` fields (as ``json.dumps`` would)."""
-    return f"[{quote_json(record.id)},{_spec_tail(record)}"
+def spec_line(record: JobRecord, tail: str | None = None) -> str:
+    """Return the JSON array of ``record``'s :data:`SPEC` fields (as ``json.dumps`` would).
+
+    ``tail``: the line after the id, if already made (:func:`_spec_tail`).
+    """
+    return f"[{quote_json(record.id)},{tail or _spec_tail(record)}"
 
 
 def _spec_tail(record: JobRecord) -> str:
@@ -108,7 +111,7 @@ def many_record_args(records: Iterable[JobRecord]) -> list[Arg]:
 
 def record_args(record: JobRecord, spec_tail: str | None = None) -> list[Arg]:
     """``enqueue.lua``'s arguments for one job (``spec_tail``: its :func:`_spec_tail`)."""
-    spec = f"[{quote_json(record.id)},{spec_tail or _spec_tail(record)}"
+    spec = spec_line(record, spec_tail)
     args: list[Arg] = [
         record.id, record.queue, record.status.value, record.priority, record.max_retries,
         record.run_at, record.attempts, spec.encode() + b"\n" + record.payload, 0,
