@@ -87,6 +87,7 @@ class Queue:
         age_after: float | None = None,
     ) -> None:
         self.store = store
+        _check_queue_name(name)
         self.age_after = age_after
         """Seconds after which a waiting job goes up one priority level (None: never)."""
         self._ager: Ager | None = None
@@ -965,8 +966,7 @@ def create_queue(
     >>> queue = create_queue(workers=4, url="memory://")
     """
     _check_workers(workers)
-    if not isinstance(name, str) or not name:
-        raise ConfigurationError(f"queue name must be a non-empty string, got {name!r}")
+    _check_queue_name(name)
     lease_seconds = _config_seconds(lease, "lease")
     retention = check_retention(keep_completed, keep_failed, where=f"queue {name!r}")
     aging = None if age_after is None else _config_seconds(age_after, "age_after")
@@ -981,6 +981,16 @@ def _config_seconds(value: float | timedelta, what: str) -> float:
         return check_seconds(value, what, allow_zero=False)
     except InvalidJobError as exc:
         raise ConfigurationError(str(exc)) from None
+
+
+def _check_queue_name(name: object) -> str:
+    # Bounded so that any job's event fits in one message on every store (a PostgreSQL
+    # NOTIFY holds 8,000 bytes; a name written as JSON can take six times its length).
+    if not isinstance(name, str) or not name or len(name) > 200:
+        raise ConfigurationError(
+            f"queue name must be a non-empty string of at most 200 characters, got {name!r}"
+        )
+    return name
 
 
 def _check_workers(workers: object) -> int:

@@ -20,6 +20,7 @@ from conveyor import (
     UnknownJobError,
     create_queue,
 )
+from conveyor.stores.memory import MemoryStore
 
 
 @pytest.fixture
@@ -182,6 +183,7 @@ def test_run_in_process_is_for_plain_functions() -> None:
         ({"workers": True}, "workers"),
         ({"workers": 1.5}, "workers"),
         ({"name": ""}, "queue name"),
+        ({"name": "q" * 201}, "at most 200 characters"),
         ({"lease": 0}, "lease"),
         ({"lease": -1}, "lease"),
         ({"lease": math.nan}, "lease"),
@@ -190,6 +192,12 @@ def test_run_in_process_is_for_plain_functions() -> None:
 def test_bad_queue_options_are_configuration_errors(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         create_queue(url="memory://", **options)
+
+
+def test_a_queue_made_directly_checks_its_name_too() -> None:
+    with pytest.raises(ConfigurationError, match="at most 200 characters"):
+        Queue(MemoryStore(), name="q" * 201)
+    assert Queue(MemoryStore(), name="q" * 200).name == "q" * 200
 
 
 async def test_listing_refuses_a_bad_status_or_page(queue: Queue) -> None:
