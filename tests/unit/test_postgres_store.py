@@ -90,6 +90,7 @@ async def test_open_creates_everything_in_the_urls_schema(store: PostgresStore, 
         (7, "slots"),
         (8, "rates"),
         (9, "ready_index"),
+        (10, "publish"),
     ]
     functions = admin(
         "SELECT proname FROM pg_proc WHERE pronamespace = %s::regnamespace", f'"{schema}"'
@@ -102,12 +103,13 @@ async def test_migrate_is_idempotent(url: str) -> None:
     assert [(m.version, m.name) for m in first] == [
         (1, "jobs"), (2, "schedules"), (3, "workers"), (4, "counts"), (5, "headers"),
         (6, "unique_keys"), (7, "slots"), (8, "rates"), (9, "ready_index"),
+        (10, "publish"),
     ]  # fmt: skip
     assert await asyncio.to_thread(migrate, url) == []
     store = PostgresStore(url)
     await store.open()
     await store.close()
-    assert admin(f'SELECT count(*) FROM "{schema_of(url)}".migrations') == [(9,)]
+    assert admin(f'SELECT count(*) FROM "{schema_of(url)}".migrations') == [(10,)]
 
 
 def test_concurrent_openers_migrate_once(url: str) -> None:
@@ -126,7 +128,7 @@ def test_concurrent_openers_migrate_once(url: str) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(results) == [0, 0, 0, 0, 0, 9]  # type: ignore[type-var]
+    assert sorted(results) == [0, 0, 0, 0, 0, 10]  # type: ignore[type-var]
 
 
 async def test_a_newer_schema_is_refused(url: str) -> None:
@@ -331,6 +333,37 @@ async def test_big_batches_are_split_into_notifications_that_fit(url: str) -> No
             assert sorted(ids) == sorted(r.id for r in records)
             assert sum(1 for b in batches if b[0][0] == event) > 1
         assert max(len(p.encode()) for p in payloads) <= MAX_MESSAGE
+    finally:
+        await listener.close()
+        await store.close()
+
+
+async def test_published_events_escape_names_and_leave_out_only_what_can_not_fit(
+    url: str,
+) -> None:
+    odd = 'q "quoted" \\ back\nline é'
+    huge = "\x01" * 1500  # 1,500 bytes written as 9,000 of JSON (\u0001 each)
+    schema = schema_of(url)
+    listener = await psycopg.AsyncConnection.connect(POSTGRES, autocommit=True)
+    await listener.execute(f'LISTEN "{schema}_events"'.encode())
+    store = PostgresStore(url)
+    try:
+        records = [new_record(odd) for _ in range(3)]
+        await store.enqueue(records)
+        claimed = await store.claim([odd], 10, "w", 30.0)  # events made by publish()
+        assert len(claimed) == 3
+        # Queues have at most 200 characters; publish() still skips what can not fit.
+        assert admin(
+            f'SELECT "{schema}".publish(%s, %s, true, %s, %s, %s)',
+            f"{schema}_events", "o", ["job:started"] * 3, ["a", "b", "c"], [odd, huge, odd],
+        ) == [(1,)]  # fmt: skip
+        started: list[list[str]] = []
+        async for notify in listener.notifies(timeout=2.0):
+            assert len(notify.payload.encode()) <= MAX_MESSAGE
+            started += [e for e in json.loads(notify.payload)["e"] if e[0] == "job:started"]
+        assert [job_id for _, job_id, _ in started][-2:] == ["a", "c"]
+        assert sorted(job_id for _, job_id, _ in started[:-2]) == sorted(r.id for r in records)
+        assert {queue for _, _, queue in started} == {odd}
     finally:
         await listener.close()
         await store.close()
@@ -564,7 +597,7 @@ async def test_the_counts_migration_counts_the_jobs_already_there(url: str) -> N
         )
         admin(f'DROP TABLE "{schema}".slots, "{schema}".rates')
         admin(f'DELETE FROM "{schema}".migrations WHERE version >= 4')
-        assert [m.version for m in await asyncio.to_thread(migrate, url)] == [4, 5, 6, 7, 8, 9]
+        assert [m.version for m in await asyncio.to_thread(migrate, url)] == [4, 5, 6, 7, 8, 9, 10]
         a, b = await store.stats("a"), await store.stats("b")
         assert (a.pending, a.processing, a.total, b.pending) == (2, 1, 3, 1)
     finally:
