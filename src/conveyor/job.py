@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -138,17 +137,18 @@ class Job:
     """The job's message headers (with tracing on, the trace context of its enqueue)."""
     _reporter: ProgressReporter | None = field(default=None, repr=False)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
-    _cancel_event: threading.Event = field(default_factory=threading.Event, repr=False)
+    _cancel_asked: bool = field(default=False, repr=False)
+    """Set by the worker's loop, read by the handler (a thread's too): a plain flag will do."""
     _sync_reporter: Callable[[float, str | None], None] | None = field(default=None, repr=False)
 
     @property
     def cancelled(self) -> bool:
         """True once a cancel was asked for this attempt; plain handlers can poll it."""
-        return self._cancel_event.is_set()
+        return self._cancel_asked
 
     def raise_if_cancelled(self) -> None:
         """Raise :class:`JobCancelledError` if the job was cancelled while running."""
-        if self._cancel_event.is_set():
+        if self._cancel_asked:
             raise JobCancelledError(f"job {self.id} was cancelled")
 
     async def progress(self, percent: float, message: str | None = None) -> None:

@@ -228,7 +228,7 @@ class Worker:
         if running is None or running.task is None:
             return False
         running.cancel_requested = True
-        running.job._cancel_event.set()
+        running.job._cancel_asked = True
         if _interruptible(running):  # else it begins later, or its outcome is being stored
             running.task.cancel()
         return True
