@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
+import sqlite3
 import time
 from pathlib import Path
 
@@ -33,6 +35,24 @@ def test_a_ring_reaches_every_doorbell_but_the_own_ones(tmp_path: Path) -> None:
         mine.close()
         theirs.close()
     assert not os.path.exists(folder)  # the last doorbell closed takes the folder along
+
+
+def test_a_doorbell_bound_after_a_listing_is_rung_at_once(tmp_path: Path) -> None:
+    folder = str(tmp_path / "db-wake")
+    first = wake.Doorbell.bind(folder)
+    assert first is not None
+    ringer = wake.Ringer(folder)
+    ringer.ring()  # lists the folder: one doorbell
+    time.sleep(0.02)  # past the clock tick of that listing (coarse on some kernels)
+    late = wake.Doorbell.bind(folder)
+    assert late is not None
+    try:
+        ringer.ring()  # well within LIST_EVERY of the listing: the folder's time moved
+        assert late.wait(0.05)
+    finally:
+        ringer.close()
+        first.close()
+        late.close()
 
 
 def test_the_doorbell_of_a_dead_process_is_removed(tmp_path: Path) -> None:
@@ -90,3 +110,26 @@ async def test_a_commit_wakes_a_store_waiting_on_the_same_file_at_once(
         await writing.close()
         await waiting.close()
     assert not (tmp_path / "x.db-wake").exists()
+
+
+async def test_a_commit_before_the_watchers_first_look_still_wakes_the_waiter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "x.db"
+    store = SQLiteStore(f"sqlite:///{path}")
+    bind = wake.Doorbell.bind
+
+    def commit_then_bind(folder: str) -> wake.Doorbell | None:
+        # Another process's commit, between the waiter's look and the watcher's start.
+        with contextlib.closing(sqlite3.connect(path)) as other:
+            other.execute("PRAGMA user_version = 7")
+        return bind(folder)
+
+    monkeypatch.setattr(wake.Doorbell, "bind", commit_then_bind)
+    try:
+        await store.open()
+        began = time.monotonic()
+        await store.changes.wait(5.0, since=store.changes.generation)
+        assert time.monotonic() - began < 1.0
+    finally:
+        await store.close()

@@ -190,15 +190,15 @@ class SQLiteStore(ClaimsAfterWaking):
                 if conn is not None and file_identity(self.path) != opened:
                     conn.close()  # the file was replaced: watch the new one
                     conn, last = None, -1
-                    self.changes.fire()
                 if conn is None:
                     conn = sqlite3.connect(self.path, isolation_level=None)
                     opened = file_identity(self.path)
                     doorbell = self._new_doorbell(doorbell)
                 version = conn.execute("PRAGMA data_version").fetchone()[0]
                 if version != last:
-                    if last != -1:
-                        self.changes.fire()
+                    # A first reading fires too: a commit made after the waiter looked
+                    # at the store, but before this reading, is already in it.
+                    self.changes.fire()
                     last, last_change = version, time.monotonic()
                 if doorbell is not None:
                     doorbell.wait(_WATCH_WITH_DOORBELL)

@@ -20,7 +20,11 @@ import time
 _MAX_PATH = 100
 """Bytes of a socket path that every platform accepts (Linux allows 107)."""
 LIST_EVERY = 0.25
-"""Seconds a :class:`Ringer` trusts its listing of the folder (new doorbells wait that long)."""
+"""Seconds a :class:`Ringer` trusts its listing of an unchanged folder.
+
+A ringer also lists the folder again whenever its modification time moved (a doorbell
+came or went); this bounds the wait of one bound within the same clock tick as the
+last listing, which the time can not tell apart."""
 
 
 def wake_folder(database: str) -> str:
@@ -86,14 +90,20 @@ class Ringer:
         self._socket: socket.socket | None = None
         self._doorbells: list[str] = []
         self._listed_at = -LIST_EVERY
+        self._listed_stamp: int | None = None
+        """The folder's modification time (ns) when it was last listed."""
         self.own: set[str] = set()
         """Paths of this process's doorbells that must not be rung (for their own commits)."""
 
     def ring(self) -> None:
-        """Send one byte to each doorbell of the folder (listed at most every LIST_EVERY s)."""
+        """Send one byte to each doorbell of the folder (listed again once it changed)."""
         now = time.monotonic()
-        if now - self._listed_at >= LIST_EVERY:
-            self._listed_at = now
+        try:
+            stamp: int | None = os.stat(self._folder).st_mtime_ns
+        except OSError:
+            stamp = None
+        if stamp != self._listed_stamp or now - self._listed_at >= LIST_EVERY:
+            self._listed_at, self._listed_stamp = now, stamp
             try:
                 names = os.listdir(self._folder)
             except OSError:
