@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from .clock import to_datetime
@@ -199,15 +200,8 @@ def record_to_job(
         result = None if record.result is None else loads(record.result)
     except SerializationError as exc:
         raise SerializationError(f"job {record.id}: {exc}") from None
-    backoff = None if record.backoff is None else policy_from_spec(json.loads(record.backoff))
-    config = JobConfig(
-        max_retries=record.max_retries,
-        retry_delay=record.retry_delay,
-        timeout=record.timeout,
-        priority=JobPriority(record.priority),
-        scheduled_at=to_datetime(record.scheduled_at),
-        backoff=backoff,
-    )
+    config = _config(record.max_retries, record.retry_delay, record.timeout, record.priority,
+                     record.scheduled_at, record.backoff)  # fmt: skip
     return Job(
         id=record.id,
         name=record.name,
@@ -225,6 +219,29 @@ def record_to_job(
         progress_percent=record.progress,
         progress_message=record.progress_message,
         headers=_headers(record.headers),
+    )
+
+
+@lru_cache(maxsize=256)
+def _config(
+    max_retries: int,
+    retry_delay: float,
+    timeout: float | None,
+    priority: int,
+    scheduled_at: float | None,
+    backoff: str | None,
+) -> JobConfig:
+    """Return the (immutable, so shared) config of a stored job's fields.
+
+    Most jobs of a queue share a few configs: a worker builds each once, not per job.
+    """
+    return JobConfig(
+        max_retries=max_retries,
+        retry_delay=retry_delay,
+        timeout=timeout,
+        priority=JobPriority(priority),
+        scheduled_at=to_datetime(scheduled_at),
+        backoff=None if backoff is None else policy_from_spec(json.loads(backoff)),
     )
 
 
