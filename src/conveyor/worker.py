@@ -455,13 +455,9 @@ class Worker:
             # The thread runs in a copy of this task's context (its current span...).
             context = contextvars.copy_context()
             coroutine = loop.run_in_executor(self._threads, context.run, handler.func, job)
-        try:
-            async with asyncio.timeout(timeout) as deadline:
-                return await coroutine
-        except TimeoutError:
-            if deadline.expired():
-                raise JobTimeoutError(f"job {job.id} timed out after {timeout:g} s") from None
-            raise
+        if timeout is None:
+            return await coroutine
+        return await _within(coroutine, timeout, job.id)
 
     def _interrupted(self, running: _Running) -> Outcome:
         job, attempt = running.job, running.record.attempts
@@ -654,6 +650,37 @@ _VERB = {
     JobStatus.FAILED: "failed for good",
     JobStatus.CANCELLED: "cancelled",
 }
+
+
+async def _within(awaitable: Awaitable[Any], seconds: float, job_id: str) -> Any:
+    """Await ``awaitable``; cancel it and raise :class:`JobTimeoutError` after ``seconds``.
+
+    As ``asyncio.timeout`` does, with one timer and no context manager: this runs once
+    per job, where that costs about twice as much. A cancellation from elsewhere (the
+    job was cancelled, the worker stops) stays a cancellation.
+    """
+    task = asyncio.current_task()
+    assert task is not None
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        task.cancel()
+
+    loop = asyncio.get_running_loop()
+    timer = loop.call_at(loop.time() + seconds, expire)
+    try:
+        value = await awaitable
+    except asyncio.CancelledError:
+        if expired and task.uncancel() == 0:
+            raise JobTimeoutError(f"job {job_id} timed out after {seconds:g} s") from None
+        raise
+    finally:
+        timer.cancel()
+    if expired:  # the handler swallowed the cancellation and returned
+        task.uncancel()
+    return value
 
 
 def _bucket(job: Job, key: Callable[[Any], str] | None) -> str:
