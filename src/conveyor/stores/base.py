@@ -493,11 +493,13 @@ class ChangeSignal:
             self._waiters.append(waiter)
         if self.on_first_waiter is not None:
             self.on_first_waiter.set()
+        # The timeout resolves the future as fire() would: one callback between a fire
+        # and the waiter running again (wait_for and shield each added a turn of the loop).
+        timer = loop.call_later(timeout, _resolve, waiter.future)
         try:
-            await asyncio.wait_for(asyncio.shield(waiter.future), timeout)
-        except TimeoutError:
-            pass
+            await waiter.future
         finally:
+            timer.cancel()
             with self._lock:
                 if waiter in self._waiters:
                     self._waiters.remove(waiter)
