@@ -1,8 +1,10 @@
 -- publish() (see 0001_jobs.sql) again, with the same arguments and messages, made in one
 -- pass over the events with plain expressions instead of a query (a window sum, a sort
 -- and a grouping): a claim or a settle of ten jobs spends about half as long in it.
--- Each event's text is measured as written, so an event is left out only when it alone
--- would overflow a message (a queue name of thousands of bytes), whatever its characters.
+-- pg_notify is called in an IF's condition, a plain expression (PERFORM would run it
+-- as a query: 15-20 % of the function's time). Each event's text is measured as
+-- written, so an event is left out only when it alone would overflow a message (a
+-- queue name of thousands of bytes), whatever its characters.
 CREATE OR REPLACE FUNCTION publish(
     channel text, origin text, durable boolean, events text[], ids text[], queues text[]
 ) RETURNS integer LANGUAGE plpgsql AS $$
@@ -23,14 +25,14 @@ BEGIN
         IF body <> ''
            AND octet_length(head) + octet_length(body) + octet_length(item) + 3 > limit_bytes
         THEN
-            PERFORM pg_notify(channel, head || body || ']}');
+            IF pg_notify(channel, head || body || ']}') IS NULL THEN END IF;
             sent := sent + 1;
             body := '';
         END IF;
         body := CASE WHEN body = '' THEN item ELSE body || ',' || item END;
     END LOOP;
     IF body <> '' THEN
-        PERFORM pg_notify(channel, head || body || ']}');
+        IF pg_notify(channel, head || body || ']}') IS NULL THEN END IF;
         sent := sent + 1;
     END IF;
     RETURN sent;
