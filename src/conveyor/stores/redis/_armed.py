@@ -24,7 +24,7 @@ from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ResponseError
 
 from ...errors import ConveyorError
-from ..base import ChangeSignal
+from ..base import ChangeSignal, resolve_future
 from ._codec import Arg
 from ._packing import pack_command
 
@@ -77,7 +77,10 @@ class ArmedClaims:
         # The replies are read right here (the shortest path to a job's start); a change,
         # or the block outliving its timeout, starts the unblocking beside.
         unblocker = _Unblocker(client_id, unblock)
-        changed = asyncio.ensure_future(changes.wait(timeout + _READ_MARGIN, since=since))
+        changed = changes.watch(since)  # a future, no task: nothing to cancel at the end
+        outlived = asyncio.get_running_loop().call_later(
+            timeout + _READ_MARGIN, resolve_future, changed
+        )
         changed.add_done_callback(unblocker.start)
         try:
             await connection.send_packed_command(packed, check_health=False)
@@ -92,7 +95,8 @@ class ArmedClaims:
         finally:
             unblocker.stop()
             self._busy.discard(connection)
-            changed.cancel()
+            outlived.cancel()
+            changes.unwatch(changed)
         self._idle.append((connection, client_id))
         return reply
 
@@ -119,8 +123,8 @@ class _Unblocker:
         self._stopped = False
 
     def start(self, changed: asyncio.Future[None]) -> None:
-        """Begin unblocking, unless the wait is over (``changed`` was cancelled then)."""
-        if not self._stopped and not changed.cancelled():
+        """Begin unblocking (``changed`` fired or the block outlived its time), unless stopped."""
+        if not self._stopped:
             self._task = asyncio.ensure_future(self._run())
 
     def stop(self) -> None:
