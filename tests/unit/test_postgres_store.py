@@ -455,13 +455,28 @@ async def test_the_server_settles_on_one_plan_for_a_workers_claim(store: Postgre
     assert custom <= 5
 
 
-async def test_limits_up_to_one_power_of_two_share_a_claim_statement(store: PostgresStore) -> None:
-    await store.enqueue([new_record("q") for _ in range(40)])
-    for limit in (5, 6, 7, 8):
-        assert len(await store.claim(["q"], limit, "w", 30.0)) == limit  # reads 8, takes limit
-    assert len(store._claims) == 1
-    assert len(await store.claim(["q"], 9, "w", 30.0)) == 9  # reads 16
-    assert len(store._claims) == 2
+async def test_small_claims_read_exactly_their_limit_big_ones_share_a_statement(
+    store: PostgresStore,
+) -> None:
+    await store.enqueue([new_record("q") for _ in range(200)])
+    for limit in (5, 6):
+        assert len(await store.claim(["q"], limit, "w", 30.0)) == limit
+    assert len(store._claims) == 2  # each reads (and locks) exactly what it may take
+    for limit in (33, 40, 64):
+        assert len(await store.claim(["q"], limit, "w", 30.0)) == limit  # reads 64
+    assert len(store._claims) == 3
+
+
+async def test_claims_at_once_leave_no_job_behind(store: PostgresStore) -> None:
+    # A row a claim read but did not take would stay locked, and the others skip it.
+    records = [new_record("q") for _ in range(40)]
+    await store.enqueue(records)
+    for _ in range(5):
+        batches = await asyncio.gather(*(store.claim(["q"], 15, f"w{n}", 30.0) for n in range(3)))
+        claimed = sorted(r.id for batch in batches for r in batch)
+        assert claimed == sorted(r.id for r in records)
+        await store.settle([Outcome(r.id, r.worker_id or "", r.attempts, JobStatus.PENDING)
+                            for batch in batches for r in batch])  # fmt: skip
 
 
 @pytest.mark.parametrize("queue", ["it's 50%", 'a,b"{c}', "back\\slash", "日本 ", "NULL"])

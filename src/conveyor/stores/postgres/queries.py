@@ -121,9 +121,7 @@ def claim_for(claim: bytes, queues: Sequence[str], limit: int) -> bytes:
     planned the claim afresh at every call (which took longer than running it): it never
     settles on a generic plan, whose guess for a parameter limit (a tenth of the table)
     would join the whole table. Written in, the server keeps one plan per statement.
-    The rows read per queue are ``limit`` rounded up to a power of two, so a worker has a
-    few such statements, not one per number of free slots (a plan takes about 340 KiB
-    of the server's memory per connection); the final ``LIMIT`` stays a parameter.
+    The rows read per queue are :func:`_scan_rows`; the final ``LIMIT`` stays a parameter.
     """
     queue_array = sql.Literal(list(queues)).as_bytes(None).replace(b"%", b"%%")
     scan = b"%d" % _scan_rows(limit)
@@ -135,5 +133,16 @@ def claim_key(queues: Sequence[str], limit: int) -> tuple[tuple[str, ...], int]:
     return tuple(queues), _scan_rows(limit)
 
 
+EXACT_SCANS = 32
+"""Up to this limit, a claim reads (and locks) exactly the rows it may take."""
+
+
 def _scan_rows(limit: int) -> int:
-    return 1 << (limit - 1).bit_length()
+    """Return how many rows of each queue a claim of ``limit`` jobs reads and locks.
+
+    A row read but not taken stays locked until the claim commits, and a concurrent
+    claim skips it: reading ``limit`` rows (of a single queue) leaves none behind. That
+    is a statement per limit (a plan takes about 340 KiB of the server's memory per
+    connection), so above :data:`EXACT_SCANS` the limit is rounded up to a power of two.
+    """
+    return limit if limit <= EXACT_SCANS else 1 << (limit - 1).bit_length()

@@ -139,7 +139,7 @@ LIMIT 1
 -- scheduled ones by due time), skipping rows other claimers hold; the best `limit` of
 -- them are taken. Each queue is read through its own index range, in index order
 -- (queue || '' is jobs_ready's key: see migration 0009). The store writes the queues in
--- as literals, and `scan` (the limit rounded up to a power of two): queries.claim_for.
+-- as literals, and `scan` (the limit, or above 32 the next power of two): claim_for.
 WITH candidates AS (
     SELECT ready.* FROM unnest(%(queues)b::text[]) AS q (name) CROSS JOIN LATERAL (
         SELECT id, priority, run_at, status AS was FROM {schema}.jobs
