@@ -15,7 +15,8 @@ import json.encoder
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -485,40 +486,34 @@ class ChangeSignal:
 
         With ``since``, return at once if the signal fired after that generation.
         """
-        changed = self.watch(since)
-        # The timeout resolves the future as fire() would: one callback between a fire
-        # and the waiter running again (wait_for and shield each added a turn of the loop).
-        timer = asyncio.get_running_loop().call_later(timeout, resolve_future, changed)
-        try:
+        with self.watching(timeout, since) as changed:
             await changed
-        finally:
-            timer.cancel()
-            self.unwatch(changed)
 
-    def watch(self, since: int | None = None) -> asyncio.Future[None]:
-        """Return a future of the running loop that the next :meth:`fire` resolves.
+    @contextmanager
+    def watching(self, timeout: float, since: int | None = None) -> Iterator[asyncio.Future[None]]:
+        """Give a future that the next :meth:`fire`, or ``timeout`` seconds, resolves.
 
         With ``since``, it is resolved already if the signal fired after that generation.
-        Pass it to :meth:`unwatch` once it is no longer wanted.
+        A future, not a task: a fire reaches its awaiter through one callback (wait_for
+        and shield each added a turn of the loop), and leaving the block needs no cancel.
         """
         loop = asyncio.get_running_loop()
         waiter = _Waiter(loop, loop.create_future())
         with self._lock:
             if since is not None and since != self.generation:
                 waiter.future.set_result(None)
-                return waiter.future
-            self._waiters.append(waiter)
-        if self.on_first_waiter is not None:
+            else:
+                self._waiters.append(waiter)
+        if not waiter.future.done() and self.on_first_waiter is not None:
             self.on_first_waiter.set()
-        return waiter.future
-
-    def unwatch(self, future: asyncio.Future[None]) -> None:
-        """Stop watching with a future from :meth:`watch` (fired or not)."""
-        with self._lock:
-            for index, waiter in enumerate(self._waiters):
-                if waiter.future is future:
-                    del self._waiters[index]
-                    return
+        timer = loop.call_later(timeout, _resolve, waiter.future)
+        try:
+            yield waiter.future
+        finally:
+            timer.cancel()
+            with self._lock:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
 
     def fire(self) -> None:
         """Wake every current waiter."""
@@ -533,13 +528,12 @@ class ChangeSignal:
             except RuntimeError:
                 running = None
             if running is waiter.loop:
-                resolve_future(waiter.future)
+                _resolve(waiter.future)
             else:
-                waiter.loop.call_soon_threadsafe(resolve_future, waiter.future)
+                waiter.loop.call_soon_threadsafe(_resolve, waiter.future)
 
 
-def resolve_future(future: asyncio.Future[None]) -> None:
-    """Resolve ``future`` with ``None`` unless it is done already."""
+def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
 

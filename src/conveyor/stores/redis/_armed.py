@@ -24,7 +24,7 @@ from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ResponseError
 
 from ...errors import ConveyorError
-from ..base import ChangeSignal, resolve_future
+from ..base import ChangeSignal
 from ._codec import Arg
 from ._packing import pack_command
 
@@ -77,26 +77,21 @@ class ArmedClaims:
         # The replies are read right here (the shortest path to a job's start); a change,
         # or the block outliving its timeout, starts the unblocking beside.
         unblocker = _Unblocker(client_id, unblock)
-        changed = changes.watch(since)  # a future, no task: nothing to cancel at the end
-        outlived = asyncio.get_running_loop().call_later(
-            timeout + _READ_MARGIN, resolve_future, changed
-        )
-        changed.add_done_callback(unblocker.start)
-        try:
-            await connection.send_packed_command(packed, check_health=False)
-            reply = await _second_reply(connection)
-        except ResponseError:
-            self._idle.append((connection, client_id))  # both replies were read
-            raise
-        except BaseException:
-            # The replies may still be on their way: this connection is not used again.
-            connection._close()  # type: ignore[no-untyped-call]
-            raise
-        finally:
-            unblocker.stop()
-            self._busy.discard(connection)
-            outlived.cancel()
-            changes.unwatch(changed)
+        with changes.watching(timeout + _READ_MARGIN, since) as changed:
+            changed.add_done_callback(unblocker.start)
+            try:
+                await connection.send_packed_command(packed, check_health=False)
+                reply = await _second_reply(connection)
+            except ResponseError:
+                self._idle.append((connection, client_id))  # both replies were read
+                raise
+            except BaseException:
+                # The replies may still be on their way: this connection is not used again.
+                connection._close()  # type: ignore[no-untyped-call]
+                raise
+            finally:
+                unblocker.stop()
+                self._busy.discard(connection)
         self._idle.append((connection, client_id))
         return reply
 
