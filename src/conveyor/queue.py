@@ -966,7 +966,6 @@ def create_queue(
     >>> queue = create_queue(workers=4, url="memory://")
     """
     _check_workers(workers)
-    _check_queue_name(name)
     lease_seconds = _config_seconds(lease, "lease")
     retention = check_retention(keep_completed, keep_failed, where=f"queue {name!r}")
     aging = None if age_after is None else _config_seconds(age_after, "age_after")
