@@ -110,10 +110,10 @@ class PostgresStore(NoWritesHere, ClaimsAfterWaking):
         self.remote_events: RemoteEvents = _RemoteEvents(
             lambda: self._want_listening(_SUBSCRIBE_WAIT)
         )
-        # This process's own events, as encode_events and publish() (json_build_object) spell
-        # them: the listener drops them unread (their changes were fired where they were made).
-        origin = self.remote_events.origin
-        self._own = (f'{{"o":"{origin}"', f'{{"o" : "{origin}"')
+        # This process's own events, as encode_events and publish() (since migration 0010,
+        # which this code requires) spell them: the listener drops them unread (their
+        # changes were fired where they were made).
+        self._own = f'{{"o":"{self.remote_events.origin}"'
         self._q = queries.for_schema(self._settings.schema)
         self._publish = {"channel": self._settings.channel, "origin": self.remote_events.origin}
         self._claims: dict[tuple[tuple[str, ...], int], bytes] = {}
