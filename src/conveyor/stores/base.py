@@ -569,6 +569,12 @@ def encode_events(origin: str, events: Iterable[StoreEvent]) -> str:
     return f'{{"o":{q(origin)},"e":[{batch}]}}'
 
 
+def encode_event(origin: str, event: str, job_id: str, queue: str) -> str:
+    """:func:`encode_events` of one event, without making a :class:`StoreEvent`."""
+    q = quote_json
+    return f'{{"o":{q(origin)},"e":[[{q(event)},{q(job_id)},{q(queue)}]]}}'
+
+
 def decode_events(message: str | bytes) -> tuple[str, list[StoreEvent]]:
     """Decode a message made by :func:`encode_events`; raise ``ValueError`` if malformed."""
     try:

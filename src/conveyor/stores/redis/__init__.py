@@ -59,6 +59,7 @@ from redis.retry import Retry
 
 from ...clock import Clock, ServerClock
 from ...errors import BackendUnavailableError
+from ...events import JOB_ADDED
 from ...job import JobStatus, QueueStats
 from .._coalesce import Coalescer
 from ..base import (
@@ -74,6 +75,7 @@ from ..base import (
     Renewal,
     ScheduleRecord,
     decode_events,
+    encode_event,
     refuse_connection,
 )
 from . import _scripts as lua
@@ -86,6 +88,7 @@ from ._codec import (
     decode_pairs,
     many_record_args,
     outcome_args,
+    ready_score,
     record_args,
     text,
 )
@@ -369,13 +372,13 @@ class RedisStore(NoWritesHere, ClaimsAfterWaking):
         refuse_connection(connection, self.url)
         if not records:
             return
-        args: list[Arg] = [self._origin]
         if len(records) == 1:
-            args += record_args(records[0])
-            await self._run(lua.ENQUEUE, args)
+            record = records[0]
+            added = encode_event(self._origin, JOB_ADDED, record.id, record.queue)
+            score = ready_score(record.priority, record.run_at)
+            await self._run(lua.ENQUEUE, [added, score, *record_args(record)])
         else:
-            args += many_record_args(records)
-            await self._run(lua.ENQUEUE_MANY, args)
+            await self._run(lua.ENQUEUE_MANY, [self._origin, *many_record_args(records)])
         self.changes.fire()
 
     async def enqueue_unique(self, record: JobRecord, connection: object = None) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
 from operator import attrgetter
 from typing import Any
 
@@ -82,11 +83,18 @@ def spec_line(record: JobRecord, tail: str | None = None) -> str:
 def _spec_tail(record: JobRecord) -> str:
     """Return the spec line after the id (the same for every job of a batch, as a rule)."""
     return (
-        f"{quote_json(record.name)},{_number(record.retry_delay)},"
-        f"{_number(record.timeout)},{_text_or_null(record.backoff)},"
+        f"{_settings_text(record.name, record.retry_delay, record.timeout, record.backoff)}"
         f"{_number(record.created_at)},{_number(record.scheduled_at)},"
         f"{_text_or_null(record.headers)}]"
     )
+
+
+@lru_cache(maxsize=256, typed=True)
+def _settings_text(
+    name: str, retry_delay: float, timeout: float | None, backoff: str | None
+) -> str:
+    """Return the spec line's name and settings, with the comma after (once per set)."""
+    return f"{quote_json(name)},{_number(retry_delay)},{_number(timeout)},{_text_or_null(backoff)},"
 
 
 _tail_key = attrgetter(*SPEC[1:])
@@ -123,6 +131,15 @@ def record_args(record: JobRecord, spec_tail: str | None = None) -> list[Arg]:
                 args += (name, 1 if value is True else value)
         args[8] = (len(args) - 9) // 2
     return args
+
+
+def ready_score(priority: int, run_at: float) -> float:
+    """Return a pending job's score in its queue's ready set, as ``lua/_common.lua`` does.
+
+    Priority bands 2^44 ms apart, ``run_at`` in ms within a band (the same double
+    arithmetic as the server's Lua, so the same score).
+    """
+    return -priority * 17592186044416 + run_at * 1000
 
 
 def outcome_args(outcome: Outcome) -> list[Arg]:

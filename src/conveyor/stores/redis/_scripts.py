@@ -42,6 +42,7 @@ class Script:
 
 _DEFINITION = re.compile(r"^local (?:function )?([A-Za-z_]\w*)")
 _NAME = re.compile(r"[A-Za-z_]\w*")
+_STRING = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 
 
 @cache
@@ -74,8 +75,8 @@ def split_definitions(source: str) -> tuple[tuple[str, str], ...]:
 def with_definitions(body: str, definitions: tuple[tuple[str, str], ...]) -> str:
     """Return ``body`` after the ``definitions`` it uses, directly or through others.
 
-    A name is taken as used wherever it appears outside comments (a string holding it
-    only brings in a definition too many, never one too few).
+    A name is taken as used wherever it appears outside comments and string literals
+    (no script looks a definition up by a name it computes).
     """
     text_of = dict(definitions)
     wanted: set[str] = set()
@@ -91,7 +92,7 @@ def with_definitions(body: str, definitions: tuple[tuple[str, str], ...]) -> str
 
 def _names(lua: str) -> set[str]:
     code = "\n".join(line.split("--", 1)[0] for line in lua.splitlines())
-    return set(_NAME.findall(code))
+    return set(_NAME.findall(_STRING.sub("''", code)))
 
 
 ENQUEUE = Script("enqueue")

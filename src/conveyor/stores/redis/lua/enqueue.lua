@@ -1,21 +1,23 @@
 -- Store one new job (enqueue_many.lua stores several).
--- ARGV: origin, id, queue, status, priority, max_retries, run_at, attempts, spec, n, then
--- n more field/value pairs of the job's hash.
-local n = tonumber(ARGV[10])
-local id, q, status, run_at = ARGV[2], ARGV[3], ARGV[4], ARGV[7]
+-- ARGV: the job:added message, the ready score (used if the job is pending), then the
+-- job as enqueue_many.lua takes each one: id, queue, status, priority, max_retries,
+-- run_at, attempts, spec, n, then n more field/value pairs of the job's hash. The
+-- client makes the message and the score (as ready_score() would): on the server
+-- they cost a sixth of the call.
+local id, q, status, run_at = ARGV[3], ARGV[4], ARGV[5], ARGV[8]
+local n = tonumber(ARGV[11])
 local key = job_key(id)
-redis.call('HSET', key, 'queue', q, 'status', status, 'priority', ARGV[5],
-           'max_retries', ARGV[6], 'run_at', run_at, 'attempts', ARGV[8], 'spec', ARGV[9])
-if n > 0 then redis.call('HSET', key, unpack(ARGV, 11, 10 + 2 * n)) end
-if status == 'pending' then
-  redis.call('ZADD', ready_key(q), ready_score(ARGV[5], tonumber(run_at)), id)
-  ring(q)
-elseif status == 'scheduled' then
-  redis.call('ZADD', delayed_key(q), run_at, id)
-end
+redis.call('HSET', key, 'queue', q, 'status', status, 'priority', ARGV[6],
+           'max_retries', ARGV[7], 'run_at', run_at, 'attempts', ARGV[9], 'spec', ARGV[10])
+if n > 0 then redis.call('HSET', key, unpack(ARGV, 12, 11 + 2 * n)) end
 redis.call('ZADD', status_key(q, status), 0, id)
--- As publish() in _common.lua does: a ready job's bell wakes the idle workers.
-local channel = status == 'pending' and ':events' or ':changes'
-redis.call('PUBLISH', P .. channel, '{"o":"' .. ARGV[1] .. '","e":[["job:added",'
-           .. cjson.encode(id) .. ',' .. cjson.encode(q) .. ']]}')
+-- As publish() does: a ready job's event goes to ':events', its bell wakes idle workers.
+if status == 'pending' then
+  redis.call('ZADD', ready_key(q), ARGV[2], id)
+  ring(q)
+  redis.call('PUBLISH', P .. ':events', ARGV[1])
+else
+  if status == 'scheduled' then redis.call('ZADD', delayed_key(q), run_at, id) end
+  redis.call('PUBLISH', P .. ':changes', ARGV[1])
+end
 return 1
