@@ -38,6 +38,7 @@ async def test_an_unreachable_server_is_backend_unavailable_with_the_password_ma
     ("url", "module", "extra"),
     [
         ("redis://localhost/0", "redis", "redis"),
+        ("redis://localhost/0", "hiredis", "redis"),
         ("postgresql://localhost/db", "psycopg", "postgres"),
     ],
 )

@@ -58,6 +58,7 @@ def store_from_url(url: str, clock: Clock | None = None) -> Store:
         return SQLiteStore(url, clock)
     if scheme in ("redis", "rediss"):
         _need_extra("redis", "redis", url)
+        _need_extra("hiredis", "redis", url)
         from .redis import RedisStore
 
         return RedisStore(url, clock)

@@ -70,10 +70,7 @@ class ArmedClaims:
         connection, client_id = self._idle.pop() if self._idle else await self._connect()
         self._busy.add(connection)
         commands = [("BLPOP", *bells, f"{timeout:.3f}"), tuple(claim)]
-        if pack_command is not None:
-            packed: bytes | list[bytes] = b"".join(pack_command(c) for c in commands)
-        else:  # pragma: no cover - hiredis is installed with the redis extra
-            packed = connection.pack_commands(commands)
+        packed = b"".join(pack_command(c) for c in commands)
         # The replies are read right here (the shortest path to a job's start); a change,
         # or the block outliving its timeout, starts the unblocking beside.
         unblocker = _Unblocker(client_id, unblock)

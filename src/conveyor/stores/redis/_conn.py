@@ -3,24 +3,78 @@
 The store sends few kinds of commands (script calls, mostly) and needs neither
 redis-py's reply callbacks nor its pool's bookkeeping (observability counters, event
 dispatch, a lock per checkout), which on a small machine cost as much client time as
-the round trip itself. Here a command takes an idle connection (or makes one), is packed
-by hiredis when it is installed, sent, and its reply read as the parser gives it (RESP3,
-no callbacks); the connection goes back to the idle list. Errors are redis-py's: its
-connections raise ``ConnectionError`` (and disconnect themselves) on a broken socket,
-and the server's error replies as ``ResponseError`` subclasses (``NoScriptError``...),
-after which the connection is still usable.
+the round trip itself. redis-py makes each connection (address, TLS, credentials,
+database, protocol version); from then on the store drives its socket itself: a command
+takes an idle connection (or makes one), is packed by hiredis and written to the
+transport, and :class:`_Replies`, the socket's protocol, feeds what arrives to a hiredis
+reader and hands the whole reply to the waiting command (no stream reader and its
+nested coroutines, no callbacks). The connection goes back to the idle list.
+
+Errors are redis-py's: a broken socket fails the command with ``ConnectionError`` and
+the connection is dropped; the server's error replies raise as ``ResponseError``
+subclasses (``NoScriptError``...), after which the connection is still usable.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import hiredis
+from redis._parsers.base import BaseParser
 from redis.asyncio.connection import AbstractConnection
-from redis.exceptions import ConnectionError, ResponseError
+from redis.exceptions import ConnectionError, InvalidResponse, ResponseError
 
 from ._codec import Arg
 from ._packing import pack_command
+
+_INCOMPLETE = object()
+"""What the reader gives while a reply is still partly on its way."""
+
+
+class _Replies(asyncio.Protocol):
+    """Reads one connection's replies off its socket, for one command at a time."""
+
+    def __init__(self, connection: AbstractConnection, transport: asyncio.Transport) -> None:
+        self.connection = connection  # redis-py's: it closes the socket
+        self.transport = transport
+        self._reader = hiredis.Reader(
+            protocolError=InvalidResponse,
+            replyError=BaseParser.parse_error,
+            notEnoughData=_INCOMPLETE,
+        )
+        self._waiter: asyncio.Future[Any] | None = None
+        self.lost = False
+
+    def send(self, packed: bytes) -> asyncio.Future[Any]:
+        """Write a packed command; return the future of its reply."""
+        waiter = self._waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(packed)
+        return waiter
+
+    def data_received(self, data: bytes) -> None:
+        """Feed ``data`` to the reader; give the waiting command its reply once whole."""
+        self._reader.feed(data)
+        waiter = self._waiter
+        if waiter is None:
+            return
+        reply = self._reader.gets()
+        if reply is not _INCOMPLETE:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(reply)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Fail the waiting command with ``ConnectionError``."""
+        self.lost = True
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(ConnectionError(f"connection to the server lost: {exc}"))
+
+    def close(self) -> None:
+        """Close the socket (redis-py's connection forgets it too)."""
+        self.connection._close()  # type: ignore[no-untyped-call]
 
 
 class Connections:
@@ -28,11 +82,11 @@ class Connections:
 
     def __init__(self, make: Callable[[], AbstractConnection]) -> None:
         self._make = make
-        self._idle: list[AbstractConnection] = []
+        self._idle: list[_Replies] = []
         # Connections in use are referenced here: a task that only awaits a reply (one
         # that run_coroutine_threadsafe started, say) is otherwise referenced by nothing
         # but that connection, and the garbage collector would destroy it mid-wait.
-        self._busy: set[AbstractConnection] = set()
+        self._busy: set[_Replies] = set()
         self._closed = False
 
     async def execute(self, *args: Arg) -> Any:
@@ -42,38 +96,51 @@ class Connections:
         when the server restarts.
         """
         idle = self._idle
-        connection = idle.pop() if idle else self._make()
-        packed = pack_command(args) if pack_command is not None else connection.pack_command(*args)
-        self._busy.add(connection)
+        link = idle.pop() if idle and not idle[-1].lost else await self._fresh()
+        packed = pack_command(args)
+        busy = self._busy
+        busy.add(link)
         try:
             try:
-                await connection.send_packed_command(packed, check_health=False)
-                reply = await connection.read_response()
+                reply = await link.send(packed)
             except ConnectionError:
-                await connection.disconnect()
-                await connection.send_packed_command(packed, check_health=False)
-                reply = await connection.read_response()
-        except ResponseError:
-            self._release(connection)  # the whole reply was read: the connection is clean
-            raise
+                busy.discard(link)
+                link = await self._connect()
+                busy.add(link)
+                reply = await link.send(packed)
         except BaseException:
-            # A broken socket (redis-py disconnected it) or a cancellation (the reply may
-            # still be on its way): the connection is not used again.
-            self._busy.discard(connection)
+            # A broken socket or a cancellation (the reply may still be on its way):
+            # the connection is not used again.
+            busy.discard(link)
+            link.close()
             raise
-        self._release(connection)
+        busy.discard(link)
+        if self._closed:
+            link.close()
+        else:
+            idle.append(link)
+        if isinstance(reply, ResponseError):
+            raise reply
         return reply
 
-    def _release(self, connection: AbstractConnection) -> None:
-        self._busy.discard(connection)
-        if self._closed:
-            connection._close()  # type: ignore[no-untyped-call]
-        else:
-            self._idle.append(connection)
+    async def _fresh(self) -> _Replies:
+        """Drop the idle connections the server closed; make a new one."""
+        self._idle[:] = [link for link in self._idle if not link.lost]
+        return await self._connect()
+
+    async def _connect(self) -> _Replies:
+        """Connect and greet the server (redis-py), then read the socket here."""
+        connection = self._make()
+        await connection.connect()  # type: ignore[no-untyped-call]
+        writer = connection._writer
+        assert writer is not None
+        link = _Replies(connection, writer.transport)  # type: ignore[arg-type]
+        writer.transport.set_protocol(link)
+        return link
 
     async def aclose(self) -> None:
-        """Disconnect the idle connections; those in use are closed when they return."""
+        """Close the idle connections; those in use are closed when they return."""
         self._closed = True
         idle, self._idle = self._idle, []
-        for connection in idle:
-            await connection.disconnect()
+        for link in idle:
+            link.close()
