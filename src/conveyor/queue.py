@@ -365,7 +365,9 @@ class Queue:
         self, records: list[JobRecord], connection: Any, *, unique: bool = False
     ) -> str:
         """Store new jobs; return the first one's id (a unique key's holder's, if taken)."""
-        with self.tracing.sending(records) if self.tracing else contextlib.nullcontext():
+        if self.tracing is None:
+            return await self._write_new(records, connection, unique)
+        with self.tracing.sending(records):
             return await self._write_new(records, connection, unique)
 
     async def _write_new(self, records: list[JobRecord], connection: Any, unique: bool) -> str:
