@@ -655,6 +655,9 @@ class PerLoop(Generic[T]):
     def get(self) -> T:
         """Return the running loop's resource, making it if needed."""
         loop = asyncio.get_running_loop()
+        resource = self._by_loop.get(loop)  # a dict read is atomic: no lock once made
+        if resource is not None:
+            return resource
         with self._lock:
             resource = self._by_loop.get(loop)
             if resource is None:
