@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -46,11 +47,18 @@ Callback = Callable[[Any], Awaitable[None] | None]
 
 
 class EventEmitter:
-    """Calls the callbacks registered for an event name."""
+    """Calls the callbacks registered for an event name.
+
+    Events about a job whose enqueue is still on its way back (:meth:`hold`) wait until
+    that enqueue emitted the job's ``job:added`` (:meth:`release`): a worker of this
+    process can start the job before the enqueuing coroutine resumes.
+    """
 
     def __init__(self) -> None:
         self._listeners: dict[str, list[Callback]] = defaultdict(list)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._held: dict[str, list[tuple[str, Any]]] = {}
+        self._held_lock = threading.Lock()
 
     def on(self, event: str, callback: Callback) -> None:
         """Call ``callback(data)`` whenever ``event`` is emitted."""
@@ -71,8 +79,29 @@ class EventEmitter:
         """Tell whether something listens to ``event`` (lets callers skip building data)."""
         return bool(self._listeners.get(event))
 
+    def hold(self, job_ids: list[str]) -> list[str]:
+        """Keep events about these jobs (but their ``job:added``) back; return the ids."""
+        with self._held_lock:
+            for job_id in job_ids:
+                self._held.setdefault(job_id, [])
+        return job_ids
+
+    def release(self, job_ids: list[str]) -> None:
+        """Emit what was held back about these jobs, in order, and hold nothing more."""
+        with self._held_lock:
+            held = [self._held.pop(job_id, []) for job_id in job_ids]
+        for events in held:
+            for event, data in events:
+                self.emit(event, data)
+
     def emit(self, event: str, data: Any = None) -> None:
         """Call every callback of ``event`` with ``data``; errors are logged."""
+        if self._held and event != JOB_ADDED:
+            with self._held_lock:
+                held = self._held.get(getattr(data, "id", None))  # type: ignore[arg-type]
+                if held is not None:
+                    held.append((event, data))
+                    return
         for callback in tuple(self._listeners.get(event, ())):
             try:
                 outcome = callback(data)

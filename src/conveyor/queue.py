@@ -279,9 +279,14 @@ class Queue:
     def _store_new_here(self, records: list[JobRecord]) -> str:
         """Store new jobs on this thread, or through the portal if the store is busy."""
         with self.tracing.sending(records) if self.tracing else contextlib.nullcontext():
-            if not self.store.enqueue_here(records):
-                return self.sync.portal.call(self._write_new(records, None, False))
-            self._note_added(records, None)
+            held = self._hold_events(records, None)
+            try:
+                if not self.store.enqueue_here(records):
+                    return self.sync.portal.call(self._write_new(records, None, False))
+                self._note_added(records, None)
+            finally:
+                if held is not None:
+                    self.emitter.release(held)
         return records[0].id
 
     async def schedule(
@@ -371,22 +376,33 @@ class Queue:
             return await self._write_new(records, connection, unique)
 
     async def _write_new(self, records: list[JobRecord], connection: Any, unique: bool) -> str:
-        if unique:
-            [record] = records
-            holder = await self.store.enqueue_unique(record, connection=connection)
-            if holder != record.id:
-                log_job(log, "job %s (%s) not added: job %s holds key %r", record.id,
-                        record.name, holder, record.unique_key, job_id=holder,
-                        job_name=record.name, queue=record.queue)  # fmt: skip
-                return holder
-        elif connection is None:
-            await self.store.enqueue(records)
-        else:
-            await self.store.enqueue(records, connection=connection)
-        self._note_added(records, connection)
+        held = self._hold_events(records, connection)
+        try:
+            if unique:
+                [record] = records
+                holder = await self.store.enqueue_unique(record, connection=connection)
+                if holder != record.id:
+                    log_job(log, "job %s (%s) not added: job %s holds key %r", record.id,
+                            record.name, holder, record.unique_key, job_id=holder,
+                            job_name=record.name, queue=record.queue)  # fmt: skip
+                    return holder
+            elif connection is None:
+                await self.store.enqueue(records)
+            else:
+                await self.store.enqueue(records, connection=connection)
+            self._note_added(records, connection)
+        finally:
+            if held is not None:
+                self.emitter.release(held)
         if self._after_enqueue is not None:
             await self._after_enqueue()
         return records[0].id
+
+    def _hold_events(self, records: Sequence[JobRecord], connection: Any) -> list[str] | None:
+        """Hold this process's events about ``records`` until their job:added (if emitted)."""
+        if connection is None and self.emitter.has_listeners(events.JOB_ADDED):
+            return self.emitter.hold([record.id for record in records])
+        return None
 
     def _note_added(self, records: Sequence[JobRecord], connection: Any) -> None:
         """Announce, log and count jobs just stored."""

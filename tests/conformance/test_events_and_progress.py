@@ -156,6 +156,29 @@ async def test_off_removes_a_callback(make_queue: QueueFactory) -> None:
     assert seen == [first]
 
 
+async def test_a_job_added_here_is_announced_before_this_process_starts_it(
+    make_queue: QueueFactory,
+) -> None:
+    # The worker can claim and start a job before the enqueuing coroutine has read the
+    # store's reply (on Redis its bell wakes the worker in the same script); its
+    # job:started waits for that job's job:added.
+    queue = make_queue(workers=1)
+    seen: list[tuple[str, str]] = []
+    queue.on("job:added", lambda job: seen.append(("job:added", job.id)))
+    queue.on("job:started", lambda job: seen.append(("job:started", job.id)))
+
+    @queue.handler("job")
+    async def job(job):
+        pass
+
+    await queue.start()
+    for _ in range(60):
+        job_id = await queue.enqueue("job")
+        await queue.wait(job_id, timeout=5)
+        assert [name for name, of in seen if of == job_id] == ["job:added", "job:started"]
+        await asyncio.sleep(0.005)  # the worker goes idle: the next job wakes it
+
+
 async def test_progress_from_an_async_handler_is_stored(make_queue: QueueFactory) -> None:
     queue = make_queue(workers=1)
     gate = asyncio.Event()

@@ -120,3 +120,32 @@ async def test_queue_on_off_and_emit_use_the_emitter() -> None:
     queue.emit("custom", {"x": 2})
     assert seen == [{"x": 1}]
     await queue.close()
+
+
+class _Job:
+    def __init__(self, job_id: str) -> None:
+        self.id = job_id
+
+
+def test_events_about_a_held_job_wait_for_its_release_all_but_its_job_added() -> None:
+    emitter = EventEmitter()
+    seen: list[tuple[str, str]] = []
+    for name in ("job:added", "job:started", "job:completed"):
+        emitter.on(name, lambda job, name=name: seen.append((name, job.id)))
+    held = emitter.hold(["a"])
+    emitter.emit("job:started", _Job("a"))
+    emitter.emit("job:started", _Job("b"))  # another job: not held
+    emitter.emit("job:completed", _Job("a"))
+    assert seen == [("job:started", "b")]
+    emitter.emit("job:added", _Job("a"))
+    emitter.release(held)
+    emitter.emit("job:completed", _Job("a"))  # released: no longer held
+    assert seen == [
+        ("job:started", "b"),
+        ("job:added", "a"),
+        ("job:started", "a"),
+        ("job:completed", "a"),
+        ("job:completed", "a"),
+    ]
+    emitter.release(["never-held"])
+    assert len(seen) == 5
