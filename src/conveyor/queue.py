@@ -21,6 +21,7 @@ from ._codec import (
     check_options,
     check_start_time,
     check_unique,
+    new_like,
 )
 from ._codec import record_to_job as _record_to_job
 from ._remote import RemoteEventBridge
@@ -96,6 +97,9 @@ class Queue:
         self.lease = lease
         self.serializer = serializer
         self.handlers = HandlerRegistry()
+        self._plain: dict[str, tuple[bool, JobRecord]] = {}
+        """Per job name: whether a handler is registered, and a record of that job built
+        without options (its settings, worked out once for every such enqueue)."""
         self.emitter = EventEmitter()
         self._remote = RemoteEventBridge(self)
         self._worker: Worker | None = None
@@ -229,7 +233,8 @@ class Queue:
     def _new_record(
         self, name: str, payload: Any, raw: dict[str, Any], depends_on: Sequence[str] | None
     ) -> JobRecord:
-        record = self._build(name, payload, raw, where=f"enqueue of {name!r}")
+        where = f"enqueue of {name!r}" if raw else ""  # names the call in options' errors
+        record = self._build(name, payload, raw, where=where)
         if depends_on is not None:
             add_headers(record, dependency_headers(check_depends_on(depends_on)))
         return record
@@ -498,6 +503,10 @@ class Queue:
         any_name: bool = False,
     ) -> JobRecord:
         check_name(name)
+        plain = not raw
+        known = self._plain.get(name) if plain else None
+        if known is not None and (known[0] or not self.handlers):  # as _check_known decides
+            return new_like(known[1], self.serializer.dumps(payload), self.store.clock.now())
         handler = self.handlers.get(name)
         if not any_name:
             self._check_known(name)
@@ -508,7 +517,7 @@ class Queue:
         options = check_options(raw, where=where, allow_callable=False) if raw else _NO_OPTIONS
         now = self.store.clock.now()
         run_at, scheduled = check_start_time(scheduled_at, delay, now)
-        return build_record(
+        record = build_record(
             name=name,
             queue=queue,
             payload=self.serializer.dumps(payload),
@@ -518,6 +527,11 @@ class Queue:
             scheduled_at=scheduled,
             now=now,
         )
+        if plain:
+            if len(self._plain) >= 256:  # names of jobs without a handler have no bound
+                self._plain.clear()
+            self._plain[name] = (handler is not None, record)
+        return record
 
     def _announce_added(self, records: Sequence[JobRecord]) -> None:
         if self.emitter.has_listeners(events.JOB_ADDED):
