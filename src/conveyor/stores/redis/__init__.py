@@ -344,15 +344,18 @@ class RedisStore(NoWritesHere, ClaimsAfterWaking):
             client = self._clients.get()
         else:
             client = await self._client()
+        tag = self.keys.tag
         try:
-            return await script(client, self.keys.tag, args)
+            return await client.execute("EVALSHA", script.sha, 1, tag, *args)
+        except NoScriptError:
+            pass  # the server restarted or flushed its scripts: the call below loads it
         except _UNAVAILABLE as exc:
             raise self._unavailable(exc) from None
         except ResponseError as exc:
             if not self._cluster_retry(exc):
                 raise
-        client = await self._client()  # on the node that serves the slot now
-        return await self._call(lambda: script(client, self.keys.tag, args))
+            client = await self._client()  # on the node that serves the slot now
+        return await self._call(lambda: script(client, tag, args))
 
     async def _command(self, *args: Arg) -> Any:
         """Run one plain command (not a script) on the node that holds the store's keys."""

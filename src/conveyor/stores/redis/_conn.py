@@ -86,7 +86,7 @@ class Connections:
         # Connections in use are referenced here: a task that only awaits a reply (one
         # that run_coroutine_threadsafe started, say) is otherwise referenced by nothing
         # but that connection, and the garbage collector would destroy it mid-wait.
-        self._busy: set[_Replies] = set()
+        self._busy: set[_Replies | AbstractConnection] = set()
         self._closed = False
 
     async def execute(self, *args: Arg) -> Any:
@@ -131,7 +131,11 @@ class Connections:
     async def _connect(self) -> _Replies:
         """Connect and greet the server (redis-py), then read the socket here."""
         connection = self._make()
-        await connection.connect()  # type: ignore[no-untyped-call]
+        self._busy.add(connection)  # as a link in use: it may be all that refers to the task
+        try:
+            await connection.connect()  # type: ignore[no-untyped-call]
+        finally:
+            self._busy.discard(connection)
         writer = connection._writer
         assert writer is not None
         link = _Replies(connection, writer.transport)  # type: ignore[arg-type]

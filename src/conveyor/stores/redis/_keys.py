@@ -6,7 +6,7 @@ cluster slot and every script touches one slot.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,11 +14,11 @@ class Keys:
     """Key names under one prefix."""
 
     prefix: str
+    tag: str = field(init=False)
+    """``{prefix}``: the start of every key, passed to every script as ``KEYS[1]``."""
 
-    @property
-    def tag(self) -> str:
-        """``{prefix}``: the start of every key, passed to every script as ``KEYS[1]``."""
-        return "{" + self.prefix + "}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tag", "{" + self.prefix + "}")
 
     @property
     def changes(self) -> str:
