@@ -371,12 +371,19 @@ class Queue:
             self.tracing = Tracing(tracer_provider)
         return self.tracing
 
-    async def _store_new(
+    def _store_new(
         self, records: list[JobRecord], connection: Any, *, unique: bool = False
-    ) -> str:
-        """Store new jobs; return the first one's id (a unique key's holder's, if taken)."""
+    ) -> Awaitable[str]:
+        """Store new jobs; return the first one's id (a unique key's holder's, if taken).
+
+        Without tracing this is :meth:`_write_new` itself (no coroutine in between).
+        """
         if self.tracing is None:
-            return await self._write_new(records, connection, unique)
+            return self._write_new(records, connection, unique)
+        return self._traced_write(records, connection, unique)
+
+    async def _traced_write(self, records: list[JobRecord], connection: Any, unique: bool) -> str:
+        assert self.tracing is not None
         with self.tracing.sending(records):
             return await self._write_new(records, connection, unique)
 
