@@ -23,19 +23,36 @@ from servers import free_port, port_answers
 
 
 class PrivateRedis:
-    """``redis-server`` on a free port with AOF persistence in ``folder``."""
+    """``redis-server`` on a free port with AOF persistence in ``folder``.
 
-    def __init__(self, folder: Path) -> None:
+    With ``tls``, it serves TLS only (``rediss://``) with a self-signed certificate for
+    127.0.0.1, made by ``openssl`` in ``folder``: :attr:`cert`, to trust it.
+    """
+
+    def __init__(self, folder: Path, *, tls: bool = False) -> None:
         self.folder = folder
         self.folder.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.tls = tls
+        self.url = f"{'rediss' if tls else 'redis'}://127.0.0.1:{self.port}/0"
+        self.cert = self.folder / "cert.pem"
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        listen = ["--port", str(self.port)]
+        if self.tls:
+            key = self.folder / "key.pem"
+            subprocess.run(
+                ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                 "-keyout", str(key), "-out", str(self.cert), "-subj", "/CN=127.0.0.1",
+                 "-addext", "subjectAltName=IP:127.0.0.1"],
+                check=True, capture_output=True,
+            )  # fmt: skip
+            listen = ["--port", "0", "--tls-port", str(self.port), "--tls-auth-clients", "no",
+                      "--tls-cert-file", str(self.cert), "--tls-key-file", str(key)]  # fmt: skip
         argv = [
             shutil.which("redis-server") or "redis-server",
-            "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
+            *listen, "--bind", "127.0.0.1", "--dir", str(self.folder),
             "--appendonly", "yes", "--appendfsync", "always", "--save", "",
             "--logfile", str(self.folder / "redis.log"),
         ]  # fmt: skip
