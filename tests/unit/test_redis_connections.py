@@ -87,6 +87,19 @@ async def test_a_connection_lost_mid_command_retries_once_on_a_fresh_one(
     assert await connections.execute("CLIENT", "ID") not in (first, None)
 
 
+async def test_a_connection_that_receives_what_nobody_asked_for_is_not_used_again(
+    url: str, connections: Connections
+) -> None:
+    channel = key(url, "channel")
+    first = await connections.execute("CLIENT", "ID")
+    await connections.execute("SUBSCRIBE", channel)  # its messages come unasked
+    with admin() as client:
+        assert client.publish(channel, "unasked") == 1
+    await asyncio.sleep(0.05)
+    assert await connections.execute("ECHO", "mine") == b"mine"
+    assert await connections.execute("CLIENT", "ID") != first
+
+
 async def test_a_server_that_is_gone_is_a_connection_error(url: str) -> None:
     gone = Connections(RedisStore("redis://127.0.0.1:1/0")._new_pool().make_connection)
     with pytest.raises(ConnectionError):

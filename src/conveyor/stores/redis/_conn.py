@@ -55,10 +55,14 @@ class _Replies(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         """Feed ``data`` to the reader; give the waiting command its reply once whole."""
-        self._reader.feed(data)
         waiter = self._waiter
         if waiter is None:
+            # Bytes nobody asked for (a push message): the next reply read here could be
+            # theirs, so the connection is not used again.
+            self.lost = True
+            self.transport.close()
             return
+        self._reader.feed(data)
         reply = self._reader.gets()
         if reply is not _INCOMPLETE:
             self._waiter = None
