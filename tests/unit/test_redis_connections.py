@@ -11,7 +11,8 @@ import redis
 from redis.exceptions import ConnectionError, NoScriptError, ResponseError
 
 from conveyor.stores.redis import RedisStore
-from conveyor.stores.redis._conn import Connections
+from conveyor.stores.redis._conn import Connections, connect
+from conveyor.stores.redis._packing import pack_command
 from servers import REDIS, namespace_on
 
 
@@ -98,6 +99,22 @@ async def test_a_connection_that_receives_what_nobody_asked_for_is_not_used_agai
     await asyncio.sleep(0.05)
     assert await connections.execute("ECHO", "mine") == b"mine"
     assert await connections.execute("CLIENT", "ID") != first
+
+
+async def test_a_link_reads_every_reply_of_a_pipeline(url: str) -> None:
+    busy: set[object] = set()
+    link = await connect(RedisStore(url)._new_pool().make_connection, busy)
+    try:
+        big = b"y" * 3_000_000
+        commands = [("SET", key(url, "big"), big), ("NO-SUCH-COMMAND",), ("GET", key(url, "big"))]
+        replies = await link.send(b"".join(pack_command(c) for c in commands), 3)
+        assert replies[0] == b"OK"
+        assert isinstance(replies[1], ResponseError)
+        assert replies[2] == big
+        assert await link.send(pack_command(("ECHO", "next"))) == b"next"
+        assert busy == set()
+    finally:
+        link.close()
 
 
 async def test_a_server_that_is_gone_is_a_connection_error(url: str) -> None:

@@ -26,6 +26,7 @@ from redis.exceptions import ResponseError
 from ...errors import ConveyorError
 from ..base import ChangeSignal
 from ._codec import Arg
+from ._conn import Link, connect
 from ._packing import pack_command
 
 log = logging.getLogger("conveyor.stores.redis")
@@ -49,8 +50,8 @@ class ArmedClaims:
 
     def __init__(self, make: Callable[[], AbstractConnection]) -> None:
         self._make = make
-        self._idle: list[tuple[AbstractConnection, int]] = []
-        self._busy: set[AbstractConnection] = set()
+        self._idle: list[tuple[Link, int]] = []
+        self._busy: set[Any] = set()  # links in a wait, connections being made
 
     async def wait(
         self,
@@ -67,8 +68,11 @@ class ArmedClaims:
         ``since`` ends the block early through ``unblock(client_id)``. An error reply
         of either command is raised once both replies were read.
         """
-        connection, client_id = self._idle.pop() if self._idle else await self._connect()
-        self._busy.add(connection)
+        idle = self._idle
+        while idle and idle[-1][0].lost:
+            idle.pop()
+        link, client_id = idle.pop() if idle else await self._connect()
+        self._busy.add(link)
         commands = [("BLPOP", *bells, f"{timeout:.3f}"), tuple(claim)]
         packed = b"".join(pack_command(c) for c in commands)
         # The replies are read right here (the shortest path to a job's start); a change,
@@ -77,32 +81,36 @@ class ArmedClaims:
         with changes.watching(timeout + _READ_MARGIN, since) as changed:
             changed.add_done_callback(unblocker.start)
             try:
-                await connection.send_packed_command(packed, check_health=False)
-                reply = await _second_reply(connection)
-            except ResponseError:
-                self._idle.append((connection, client_id))  # both replies were read
-                raise
+                replies = await link.send(packed, 2)
             except BaseException:
                 # The replies may still be on their way: this connection is not used again.
-                connection._close()  # type: ignore[no-untyped-call]
+                link.close()
                 raise
             finally:
                 unblocker.stop()
-                self._busy.discard(connection)
-        self._idle.append((connection, client_id))
-        return reply
+                self._busy.discard(link)
+        self._idle.append((link, client_id))  # both replies were read
+        for reply in replies:
+            if isinstance(reply, ResponseError):
+                raise reply
+        return replies[1]
 
-    async def _connect(self) -> tuple[AbstractConnection, int]:
-        connection = self._make()
-        await connection.connect()  # type: ignore[no-untyped-call]
-        await connection.send_packed_command(connection.pack_command("CLIENT", "ID"))
-        return connection, int(await connection.read_response())
+    async def _connect(self) -> tuple[Link, int]:
+        link = await connect(self._make, self._busy)
+        client_id = await link.send(pack_command(("CLIENT", "ID")))
+        if isinstance(client_id, ResponseError):  # an ACL without CLIENT, say
+            link.close()
+            raise client_id
+        return link, int(client_id)
 
     def close(self) -> None:
         """Close every connection, those in a wait too (their waits raise)."""
         idle, self._idle = self._idle, []
-        for connection in [*self._busy, *(connection for connection, _ in idle)]:
-            connection._close()  # type: ignore[no-untyped-call]
+        for link in [*self._busy, *(link for link, _ in idle)]:
+            if isinstance(link, Link):
+                link.close()
+            else:
+                link._close()  # being made
 
 
 class _Unblocker:
@@ -135,17 +143,3 @@ class _Unblocker:
             pass  # an outage: the wait's own read fails too
         except ResponseError as exc:
             log.warning("cannot end an idle wait early (%s); it ends at its timeout", exc)
-
-
-async def _second_reply(connection: AbstractConnection) -> Any:
-    """Read both replies; return the second, or raise the first error reply."""
-    error: ResponseError | None = None
-    reply: Any = None
-    for _ in range(2):
-        try:
-            reply = await connection.read_response()
-        except ResponseError as exc:
-            error = error or exc
-    if error is not None:
-        raise error
-    return reply

@@ -6,7 +6,7 @@ dispatch, a lock per checkout), which on a small machine cost as much client tim
 the round trip itself. redis-py makes each connection (address, TLS, credentials,
 database, protocol version); from then on the store drives its socket itself: a command
 takes an idle connection (or makes one), is packed by hiredis and written to the
-transport, and :class:`_Replies`, the socket's protocol, feeds what arrives to a hiredis
+transport, and :class:`Link`, the socket's protocol, feeds what arrives to a hiredis
 reader and hands the whole reply to the waiting command (no stream reader and its
 nested coroutines, no callbacks). The connection goes back to the idle list.
 
@@ -33,8 +33,8 @@ _INCOMPLETE = object()
 """What the reader gives while a reply is still partly on its way."""
 
 
-class _Replies(asyncio.Protocol):
-    """Reads one connection's replies off its socket, for one command at a time."""
+class Link(asyncio.Protocol):
+    """A connection whose replies the store reads off its socket, one send at a time."""
 
     def __init__(self, connection: AbstractConnection, transport: asyncio.Transport) -> None:
         self.connection = connection  # redis-py's: it closes the socket
@@ -45,11 +45,18 @@ class _Replies(asyncio.Protocol):
             notEnoughData=_INCOMPLETE,
         )
         self._waiter: asyncio.Future[Any] | None = None
+        self._count = 1
+        self._replies: list[Any] = []
         self.lost = False
 
-    def send(self, packed: bytes) -> asyncio.Future[Any]:
-        """Write a packed command; return the future of its reply."""
+    def send(self, packed: bytes, count: int = 1) -> asyncio.Future[Any]:
+        """Write packed commands; return the future of their reply.
+
+        ``count``: how many commands ``packed`` holds; above one, the future's result
+        is the list of their replies.
+        """
         waiter = self._waiter = asyncio.get_running_loop().create_future()
+        self._count = count
         self.transport.write(packed)
         return waiter
 
@@ -64,6 +71,12 @@ class _Replies(asyncio.Protocol):
             return
         self._reader.feed(data)
         reply = self._reader.gets()
+        while self._count > 1 and reply is not _INCOMPLETE:
+            self._replies.append(reply)
+            if len(self._replies) == self._count:
+                reply, self._replies = self._replies, []
+                break
+            reply = self._reader.gets()
         if reply is not _INCOMPLETE:
             self._waiter = None
             if not waiter.done():
@@ -86,11 +99,11 @@ class Connections:
 
     def __init__(self, make: Callable[[], AbstractConnection]) -> None:
         self._make = make
-        self._idle: list[_Replies] = []
+        self._idle: list[Link] = []
         # Connections in use are referenced here: a task that only awaits a reply (one
         # that run_coroutine_threadsafe started, say) is otherwise referenced by nothing
         # but that connection, and the garbage collector would destroy it mid-wait.
-        self._busy: set[_Replies | AbstractConnection] = set()
+        self._busy: set[Link | AbstractConnection] = set()
         self._closed = False
 
     async def execute(self, *args: Arg) -> Any:
@@ -109,7 +122,7 @@ class Connections:
                 reply = await link.send(packed)
             except ConnectionError:
                 busy.discard(link)
-                link = await self._connect()
+                link = await connect(self._make, busy)
                 busy.add(link)
                 reply = await link.send(packed)
         except BaseException:
@@ -127,24 +140,10 @@ class Connections:
             raise reply
         return reply
 
-    async def _fresh(self) -> _Replies:
+    async def _fresh(self) -> Link:
         """Drop the idle connections the server closed; make a new one."""
         self._idle[:] = [link for link in self._idle if not link.lost]
-        return await self._connect()
-
-    async def _connect(self) -> _Replies:
-        """Connect and greet the server (redis-py), then read the socket here."""
-        connection = self._make()
-        self._busy.add(connection)  # as a link in use: it may be all that refers to the task
-        try:
-            await connection.connect()  # type: ignore[no-untyped-call]
-        finally:
-            self._busy.discard(connection)
-        writer = connection._writer
-        assert writer is not None
-        link = _Replies(connection, writer.transport)  # type: ignore[arg-type]
-        writer.transport.set_protocol(link)
-        return link
+        return await connect(self._make, self._busy)
 
     async def aclose(self) -> None:
         """Close the idle connections; those in use are closed when they return."""
@@ -152,3 +151,22 @@ class Connections:
         idle, self._idle = self._idle, []
         for link in idle:
             link.close()
+
+
+async def connect(make: Callable[[], AbstractConnection], busy: set[Any]) -> Link:
+    """Connect and greet the server (redis-py), then read the socket with :class:`Link`.
+
+    The connection is in ``busy`` while it connects: the task waiting for the greeting
+    may be referred to by nothing else (one ``run_coroutine_threadsafe`` started).
+    """
+    connection = make()
+    busy.add(connection)
+    try:
+        await connection.connect()  # type: ignore[no-untyped-call]
+    finally:
+        busy.discard(connection)
+    writer = connection._writer
+    assert writer is not None
+    link = Link(connection, writer.transport)  # type: ignore[arg-type]
+    writer.transport.set_protocol(link)
+    return link
