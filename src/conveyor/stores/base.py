@@ -564,15 +564,21 @@ def encode_events(origin: str, events: Iterable[StoreEvent]) -> str:
     """
     # What json.dumps(..., separators=(",", ":")) makes, without its generic walk: this
     # runs for every enqueue and state change on PostgreSQL.
-    q = quote_json
-    batch = ",".join([f"[{q(e.event)},{q(e.job_id)},{q(e.queue)}]" for e in events])
-    return f'{{"o":{q(origin)},"e":[{batch}]}}'
+    return _message(origin, ",".join([_event_json(e.event, e.job_id, e.queue) for e in events]))
 
 
 def encode_event(origin: str, event: str, job_id: str, queue: str) -> str:
     """:func:`encode_events` of one event, without making a :class:`StoreEvent`."""
+    return _message(origin, _event_json(event, job_id, queue))
+
+
+def _message(origin: str, batch: str) -> str:
+    return f'{{"o":{quote_json(origin)},"e":[{batch}]}}'
+
+
+def _event_json(event: str, job_id: str, queue: str) -> str:
     q = quote_json
-    return f'{{"o":{q(origin)},"e":[[{q(event)},{q(job_id)},{q(queue)}]]}}'
+    return f"[{q(event)},{q(job_id)},{q(queue)}]"
 
 
 def decode_events(message: str | bytes) -> tuple[str, list[StoreEvent]]:

@@ -26,7 +26,7 @@ from redis.exceptions import ResponseError
 from ...errors import ConveyorError
 from ..base import ChangeSignal
 from ._codec import Arg
-from ._conn import Link, connect
+from ._conn import Link, connect, take_idle
 from ._packing import pack_command
 
 log = logging.getLogger("conveyor.stores.redis")
@@ -50,7 +50,7 @@ class ArmedClaims:
 
     def __init__(self, make: Callable[[], AbstractConnection]) -> None:
         self._make = make
-        self._idle: list[tuple[Link, int]] = []
+        self._idle: list[Link] = []
         self._busy: set[Any] = set()  # links in a wait, connections being made
 
     async def wait(
@@ -68,16 +68,14 @@ class ArmedClaims:
         ``since`` ends the block early through ``unblock(client_id)``. An error reply
         of either command is raised once both replies were read.
         """
-        idle = self._idle
-        while idle and idle[-1][0].lost:
-            idle.pop()
-        link, client_id = idle.pop() if idle else await self._connect()
+        link = take_idle(self._idle) or await self._connect()
         self._busy.add(link)
         commands = [("BLPOP", *bells, f"{timeout:.3f}"), tuple(claim)]
         packed = b"".join(pack_command(c) for c in commands)
         # The replies are read right here (the shortest path to a job's start); a change,
         # or the block outliving its timeout, starts the unblocking beside.
-        unblocker = _Unblocker(client_id, unblock)
+        assert link.client_id is not None
+        unblocker = _Unblocker(link.client_id, unblock)
         with changes.watching(timeout + _READ_MARGIN, since) as changed:
             changed.add_done_callback(unblocker.start)
             try:
@@ -89,24 +87,25 @@ class ArmedClaims:
             finally:
                 unblocker.stop()
                 self._busy.discard(link)
-        self._idle.append((link, client_id))  # both replies were read
+        self._idle.append(link)  # both replies were read
         for reply in replies:
             if isinstance(reply, ResponseError):
                 raise reply
         return replies[1]
 
-    async def _connect(self) -> tuple[Link, int]:
+    async def _connect(self) -> Link:
         link = await connect(self._make, self._busy)
         client_id = await link.send(pack_command(("CLIENT", "ID")))
         if isinstance(client_id, ResponseError):  # an ACL without CLIENT, say
             link.close()
             raise client_id
-        return link, int(client_id)
+        link.client_id = int(client_id)
+        return link
 
     def close(self) -> None:
         """Close every connection, those in a wait too (their waits raise)."""
         idle, self._idle = self._idle, []
-        for link in [*self._busy, *(link for link, _ in idle)]:
+        for link in [*self._busy, *idle]:
             if isinstance(link, Link):
                 link.close()
             else:

@@ -48,6 +48,8 @@ class Link(asyncio.Protocol):
         self._count = 1
         self._replies: list[Any] = []
         self.lost = False
+        self.client_id: int | None = None
+        """The server's id of this connection, where one was asked for (``CLIENT ID``)."""
 
     def send(self, packed: bytes, count: int = 1) -> asyncio.Future[Any]:
         """Write packed commands; return the future of their reply.
@@ -113,7 +115,7 @@ class Connections:
         when the server restarts.
         """
         idle = self._idle
-        link = idle.pop() if idle and not idle[-1].lost else await self._fresh()
+        link = take_idle(idle) or await connect(self._make, self._busy)
         packed = pack_command(args)
         busy = self._busy
         busy.add(link)
@@ -140,17 +142,21 @@ class Connections:
             raise reply
         return reply
 
-    async def _fresh(self) -> Link:
-        """Drop the idle connections the server closed; make a new one."""
-        self._idle[:] = [link for link in self._idle if not link.lost]
-        return await connect(self._make, self._busy)
-
     async def aclose(self) -> None:
         """Close the idle connections; those in use are closed when they return."""
         self._closed = True
         idle, self._idle = self._idle, []
         for link in idle:
             link.close()
+
+
+def take_idle(idle: list[Link]) -> Link | None:
+    """Take the last of ``idle`` that the server has not closed (dropping those it has)."""
+    while idle:
+        link = idle.pop()
+        if not link.lost:
+            return link
+    return None
 
 
 async def connect(make: Callable[[], AbstractConnection], busy: set[Any]) -> Link:

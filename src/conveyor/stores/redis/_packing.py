@@ -2,8 +2,9 @@
 
 redis-py's asyncio connections pack commands in Python, argument by argument; for the
 store's script calls (many arguments each) that is a large share of the client's time.
-The connections redis-py drives for the store (the armed claims' blocking pops) pack
-with hiredis instead.
+The store packs its own commands with hiredis (:mod:`._conn`); the connections
+redis-py drives with the store's options (their greeting as they connect, and the
+client the benchmarks use as the raw reference) pack with it too.
 """
 
 from __future__ import annotations
