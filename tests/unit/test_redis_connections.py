@@ -39,6 +39,16 @@ def admin() -> redis.Redis:
     return redis.Redis.from_url(REDIS)
 
 
+async def blocked(
+    connections: Connections, url: str, seconds: str
+) -> tuple[int, asyncio.Task[object]]:
+    """The id of the connection a BLPOP of ``seconds`` now blocks on, and its task."""
+    first = await connections.execute("CLIENT", "ID")
+    task = asyncio.create_task(connections.execute("BLPOP", key(url, "bell"), seconds))
+    await asyncio.sleep(0.1)
+    return first, task
+
+
 def kill(client_id: int) -> None:
     with admin() as client:
         client.client_kill_filter(_id=client_id)
@@ -80,11 +90,9 @@ async def test_a_connection_the_server_closed_while_idle_is_replaced(
 async def test_a_connection_lost_mid_command_retries_once_on_a_fresh_one(
     url: str, connections: Connections
 ) -> None:
-    first = await connections.execute("CLIENT", "ID")
-    blocked = asyncio.create_task(connections.execute("BLPOP", key(url, "bell"), "0.5"))
-    await asyncio.sleep(0.1)
+    first, task = await blocked(connections, url, "0.5")
     kill(first)
-    assert await asyncio.wait_for(blocked, 5) is None  # the retried BLPOP timed out
+    assert await asyncio.wait_for(task, 5) is None  # the retried BLPOP timed out
     assert await connections.execute("CLIENT", "ID") not in (first, None)
 
 
@@ -126,12 +134,10 @@ async def test_a_server_that_is_gone_is_a_connection_error(url: str) -> None:
 async def test_a_cancelled_command_closes_its_connection(
     url: str, connections: Connections
 ) -> None:
-    first = await connections.execute("CLIENT", "ID")
-    blocked = asyncio.create_task(connections.execute("BLPOP", key(url, "bell"), "5"))
-    await asyncio.sleep(0.1)
-    blocked.cancel()
+    first, task = await blocked(connections, url, "5")
+    task.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await blocked
+        await task
     await asyncio.sleep(0.05)
     with admin() as client:
         assert first not in [c["id"] for c in client.client_list()]
