@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -152,3 +153,13 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+def read_runs(path: Path) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+    """The ``chaos`` ledger: the pids that started, and that ended, each job."""
+    starts: dict[str, list[int]] = defaultdict(list)
+    ends: dict[str, list[int]] = defaultdict(list)
+    for line in path.read_text().splitlines():
+        kind, job_id, pid, _attempt = line.split()
+        (starts if kind == "start" else ends)[job_id].append(int(pid))
+    return starts, ends

@@ -6,18 +6,23 @@
 - The store server stops mid-run and comes back (a private Redis with an append-only
   file; a private PostgreSQL cluster, crashed with ``pg_ctl stop -m immediate``): the
   workers log the outage, reconnect with backoff and finish the backlog, losing nothing.
+- The server crashes and restarts while a producer enqueues one job after another and
+  workers drain them (Redis with a data set that takes about a second to load, during
+  which it answers ``-LOADING``; PostgreSQL with ``pg_ctl restart -m immediate``, which
+  recovers from its WAL): every enqueue either raised ``BackendUnavailableError`` or
+  stored its job, and every job whose enqueue returned runs.
 """
 
 from __future__ import annotations
 
 import signal
+import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from it_support import Child, Processes, wait_for
+from it_support import Child, Processes, read_runs, wait_for
 from private_servers import PrivatePostgres, PrivateRedis, pause
 
 from conveyor import BackendUnavailableError, JobStatus, Queue, create_queue
@@ -32,16 +37,6 @@ KILLS = 6
 def db_url(shared_store_url: str) -> str:
     """Each test runs on each shared store: a SQLite file, Redis, PostgreSQL."""
     return shared_store_url
-
-
-def read_runs(path: Path) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
-    """The ``chaos`` ledger: the pids that started, and that ended, each job."""
-    starts: dict[str, list[int]] = defaultdict(list)
-    ends: dict[str, list[int]] = defaultdict(list)
-    for line in path.read_text().splitlines():
-        kind, job_id, pid, _attempt = line.split()
-        (starts if kind == "start" else ends)[job_id].append(int(pid))
-    return starts, ends
 
 
 def test_workers_killed_every_second_lose_no_job(
@@ -148,6 +143,114 @@ def test_a_postgres_crash_and_restart_mid_run_loses_nothing(tmp_path: Path) -> N
             # up to 50 ms that is about 8 x 4 more.
             _drain_through_an_outage(
                 procs, tmp_path, lambda: server.stop("immediate"), server.start, may_rerun=40
+            )
+        except BaseException:
+            procs.dump_logs()
+            raise
+        finally:
+            procs.cleanup()
+
+
+class _Producer(threading.Thread):
+    """Enqueues ``chaos`` jobs one at a time, as a web process would, until stopped.
+
+    :attr:`acked`: the ids of enqueues that returned; :attr:`refused`: the messages of
+    those that raised ``BackendUnavailableError``.
+    """
+
+    def __init__(self, queue: Queue) -> None:
+        super().__init__(name="producer", daemon=True)
+        self.queue = queue
+        self.acked: list[str] = []
+        self.refused: list[str] = []
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.acked.append(self.queue.sync.enqueue("chaos", {"max_sleep": 0.005}))
+            except BackendUnavailableError as exc:
+                self.refused.append(str(exc))
+                self._stopping.wait(0.01)
+            self._stopping.wait(0.002)  # about as fast as the two workers drain
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.join(30)
+
+
+def _enqueue_through_a_restart(
+    procs: Processes, tmp_path: Path, restart: Callable[[], None], refusal: str
+) -> None:
+    """Restart the server while ``_Producer`` enqueues; every acknowledged job must run.
+
+    ``refusal``: text that some refused enqueue's message holds (the window was hit).
+    """
+    queue = create_queue(url=procs.url)
+    producer = _Producer(queue)
+    try:
+        workers = [procs.worker(f"worker{n}", "--concurrency", "4", IT_LEASE="5") for n in range(2)]
+        ledger = tmp_path / "ledger.txt"
+        producer.start()
+        wait_for(
+            lambda: ledger.exists() and len(ledger.read_text().splitlines()) > 200,
+            20,
+            "the workers to be busy",
+        )
+        restart()
+        refused_by_then = len(producer.refused)
+        acked_by_then = len(producer.acked)
+        wait_for(lambda: len(producer.acked) > acked_by_then + 300, 60, "enqueues to succeed again")
+        producer.stop()
+        acked = producer.acked
+
+        def unfinished() -> set[str]:
+            return set(acked) - set(read_runs(ledger)[1])
+
+        wait_for(lambda: not unfinished(), 60, f"the {len(acked)} acknowledged jobs to run")
+        assert producer.refused, "no enqueue was refused: the restart was not seen"
+        assert any(refusal in message for message in producer.refused), producer.refused[:5]
+        assert refused_by_then or any(refusal in m for m in producer.refused[refused_by_then:])
+        lost = [job_id for job_id in acked if queue.sync.get_job(job_id) is None]
+        assert not lost, f"{len(lost)} of {len(acked)} acknowledged jobs are not in the store"
+        after = set(acked[acked_by_then:])
+        ran_after = {pid for job_id, pids in read_runs(ledger)[1].items() if job_id in after
+                     for pid in pids}  # fmt: skip
+        for worker in workers:
+            assert worker.alive(), worker.log()
+            assert worker.pid in ran_after, f"{worker.name} ran no job after the restart"
+            worker.signal(signal.SIGTERM)
+        for worker in workers:
+            assert worker.wait(15) == 0, worker.log()
+    finally:
+        producer.stop()
+        queue.sync.close()
+
+
+def test_enqueues_while_redis_restarts_and_loads_its_data_lose_nothing(tmp_path: Path) -> None:
+    with PrivateRedis(tmp_path / "redis") as server:
+        server.fill(1_000_000)  # about a second of -LOADING after each start
+        procs = Processes(tmp_path, server.url)
+
+        def restart() -> None:
+            server.crash()
+            server.start()  # it accepts connections at once, and loads
+
+        try:
+            _enqueue_through_a_restart(procs, tmp_path, restart, "LOADING")
+        except BaseException:
+            procs.dump_logs()
+            raise
+        finally:
+            procs.cleanup()
+
+
+def test_enqueues_while_postgres_crashes_and_recovers_lose_nothing(tmp_path: Path) -> None:
+    with PrivatePostgres() as server:
+        procs = Processes(tmp_path, server.url)
+        try:
+            _enqueue_through_a_restart(
+                procs, tmp_path, lambda: server.restart("immediate"), "PostgreSQL at"
             )
         except BaseException:
             procs.dump_logs()

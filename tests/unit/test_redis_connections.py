@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,6 +15,7 @@ from conveyor.stores.redis import RedisStore
 from conveyor.stores.redis._conn import Connections, connect
 from conveyor.stores.redis._packing import pack_command
 from servers import REDIS, namespace_on
+from testkit import job_record, unique_name
 
 
 @pytest.fixture
@@ -150,3 +152,19 @@ async def test_closing_closes_the_idle_connections(connections: Connections) -> 
     await asyncio.sleep(0.05)
     with admin() as client:
         assert first not in [c["id"] for c in client.client_list()]
+
+
+async def test_a_store_at_work_warns_about_nothing(url: str) -> None:
+    # redis-py warned, once per connection pool, that a synchronous Retry was passed to
+    # an asyncio client: printed by every process that opened a Redis store.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        store = RedisStore(url)
+        try:
+            await store.open()
+            await store.enqueue([job_record(unique_name("job"), "q")])
+            assert len(await store.claim(["q"], 1, "worker-1", 30.0)) == 1
+            assert await store.wait_for_work(["q"], 1, "worker-1", 30.0, 0.05, 0) == []
+        finally:
+            await store.close()
+    assert [str(w.message) for w in caught] == []

@@ -44,18 +44,16 @@ from typing import Any, TypeVar
 
 import redis
 import redis.asyncio
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import (
     AskError,
-    ClusterDownError,
     ConnectionError,
     MovedError,
     NoScriptError,
     ResponseError,
     TimeoutError,
-    TryAgainError,
 )
-from redis.retry import Retry
 
 from ...clock import Clock, ServerClock
 from ...errors import BackendUnavailableError
@@ -92,7 +90,7 @@ from ._codec import (
     record_args,
     text,
 )
-from ._conn import Connections
+from ._conn import Connections, describe, is_outage_reply
 from ._keys import Keys
 from ._listener import Listener
 from ._packing import with_fast_packing
@@ -121,8 +119,6 @@ log = logging.getLogger("conveyor.stores.redis")
 _UNAVAILABLE = (ConnectionError, TimeoutError, OSError)
 _ARM_AT_LEAST = 0.01
 """Seconds of waiting below which an idle worker waits for the change signal only."""
-# Cluster replies that mean "not now": the slot is being migrated, or a shard is down.
-_CLUSTER_BUSY = (AskError, TryAgainError, ClusterDownError)
 
 
 class RedisStore(NoWritesHere, ClaimsAfterWaking):
@@ -277,26 +273,25 @@ class RedisStore(NoWritesHere, ClaimsAfterWaking):
             self._server = server  # the listener reconnects there if its node went away
             await self._drop_connections()
 
-    def _cluster_retry(self, exc: ResponseError) -> bool:
-        """Say whether a command that got ``exc`` is worth one more try, on a located node.
+    def _retry_elsewhere(self, exc: ResponseError) -> bool:
+        """Say whether a command refused with ``exc`` is worth one more try on a located node.
 
-        A slot being migrated or a cluster missing a shard is an outage (workers back
-        off and try again); anything else is a plain error reply.
+        Raise :class:`BackendUnavailableError` for replies that refuse every command for
+        now (:func:`._conn.is_outage_reply`; a slot being migrated is one too): workers
+        back off and try again. ``False``: a plain error reply, to raise as it is.
         """
-        if self._locator is None:
-            return False
-        if isinstance(exc, MovedError):
+        if isinstance(exc, MovedError) and self._locator is not None:
             self._relocate = True
             return True
-        if isinstance(exc, _CLUSTER_BUSY):
-            raise BackendUnavailableError(f"Redis Cluster at {self.url}: {exc}") from None
+        if isinstance(exc, AskError) or is_outage_reply(exc):
+            raise self._unavailable(exc) from None
         return False
 
     def _unavailable(self, exc: BaseException) -> BackendUnavailableError:
         if self._locator is not None:
             self._relocate = True  # its primary may have failed over to a replica
             self._calibrate_at = 0.0  # so that the next call takes the path that locates
-        return BackendUnavailableError(f"Redis at {self.url} is unavailable: {exc}")
+        return BackendUnavailableError(f"Redis at {self.url} is unavailable: {describe(exc)}")
 
     async def _hurry(self, listener: Listener) -> None:
         """Make the listener look at its stop flag and channels now, not after its read."""
@@ -337,6 +332,10 @@ class RedisStore(NoWritesHere, ClaimsAfterWaking):
             return await operation()
         except _UNAVAILABLE as exc:
             raise self._unavailable(exc) from None
+        except ResponseError as exc:
+            if is_outage_reply(exc):
+                raise self._unavailable(exc) from None
+            raise
 
     async def _run(self, script: lua.Script, args: list[Arg]) -> Any:
         # _client() and _call() inlined: every script call takes this path.
@@ -352,7 +351,7 @@ class RedisStore(NoWritesHere, ClaimsAfterWaking):
         except _UNAVAILABLE as exc:
             raise self._unavailable(exc) from None
         except ResponseError as exc:
-            if not self._cluster_retry(exc):
+            if not self._retry_elsewhere(exc):
                 raise
             client = await self._client()  # on the node that serves the slot now
         return await self._call(lambda: script(client, tag, args))
@@ -363,7 +362,7 @@ class RedisStore(NoWritesHere, ClaimsAfterWaking):
         try:
             return await self._call(lambda: client.execute(*args))
         except ResponseError as exc:
-            if not self._cluster_retry(exc):
+            if not self._retry_elsewhere(exc):
                 raise
         client = await self._client()
         return await self._call(lambda: client.execute(*args))
@@ -467,7 +466,7 @@ class RedisStore(NoWritesHere, ClaimsAfterWaking):
         except _UNAVAILABLE as exc:
             raise self._unavailable(exc) from None
         except ResponseError as exc:
-            if isinstance(exc, NoScriptError) or self._cluster_retry(exc):
+            if isinstance(exc, NoScriptError) or self._retry_elsewhere(exc):
                 return []  # the worker's next claim loads the script, or finds the slot
             # Refused (an ACL without BLPOP or CLIENT, say): wait on pub/sub alone.
             log.warning("idle workers of %s wait for pub/sub messages only: %s", self.url, exc)

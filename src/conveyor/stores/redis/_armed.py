@@ -21,12 +21,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from redis.asyncio.connection import AbstractConnection
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from ...errors import ConveyorError
 from ..base import ChangeSignal
 from ._codec import Arg
-from ._conn import Link, connect, take_idle
+from ._conn import Link, connect, raise_errors, take_idle
 from ._packing import pack_command
 
 log = logging.getLogger("conveyor.stores.redis")
@@ -89,17 +89,17 @@ class ArmedClaims:
                 self._busy.discard(link)
         self._idle.append(link)  # both replies were read
         for reply in replies:
-            if isinstance(reply, ResponseError):
-                raise reply
+            raise_errors(reply)
         return replies[1]
 
     async def _connect(self) -> Link:
         link = await connect(self._make, self._busy)
         client_id = await link.send(pack_command(("CLIENT", "ID")))
-        if isinstance(client_id, ResponseError):  # an ACL without CLIENT, say
+        try:
+            link.client_id = int(raise_errors(client_id))
+        except RedisError:  # an ACL without CLIENT, say
             link.close()
-            raise client_id
-        link.client_id = int(client_id)
+            raise
         return link
 
     def close(self) -> None:

@@ -11,8 +11,11 @@ reader and hands the whole reply to the waiting command (no stream reader and it
 nested coroutines, no callbacks). The connection goes back to the idle list.
 
 Errors are redis-py's: a broken socket fails the command with ``ConnectionError`` and
-the connection is dropped; the server's error replies raise as ``ResponseError``
-subclasses (``NoScriptError``...), after which the connection is still usable.
+the connection is dropped; the server's error replies raise as the class redis-py gives
+them (:func:`raise_errors`), after which the connection is still usable. Most are
+``ResponseError`` subclasses (``NoScriptError``...), but not all: ``-LOADING`` is a
+``BusyLoadingError``, a ``ConnectionError``. :func:`is_outage_reply` says which of the
+others mean "the server cannot serve now" rather than "this command is wrong".
 """
 
 from __future__ import annotations
@@ -24,13 +27,58 @@ from typing import Any
 import hiredis
 from redis._parsers.base import BaseParser
 from redis.asyncio.connection import AbstractConnection
-from redis.exceptions import ConnectionError, InvalidResponse, ResponseError
+from redis.exceptions import (
+    ClusterDownError,
+    ConnectionError,
+    InvalidResponse,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
 
 from ._codec import Arg
 from ._packing import pack_command
 
 _INCOMPLETE = object()
 """What the reader gives while a reply is still partly on its way."""
+
+OUTAGE_REPLIES = frozenset({"LOADING", "MASTERDOWN", "READONLY", "TRYAGAIN", "CLUSTERDOWN",
+                            "BUSY", "NOREPLICAS", "MISCONF", "OOM"})  # fmt: skip
+"""Codes of error replies that refuse any command for a while: the server is loading its
+data (``LOADING``), is a replica cut off from its primary or one that a failover left
+behind (``MASTERDOWN``, ``READONLY``), is in a cluster that moves a slot or misses a
+shard (``TRYAGAIN``, ``CLUSTERDOWN``), runs a long script (``BUSY``), lacks the replicas
+it must write to (``NOREPLICAS``), could not save (``MISCONF``) or is full (``OOM``).
+The refused command had no effect, and may succeed later."""
+_OUTAGE_CLASSES = (ReadOnlyError, OutOfMemoryError, TryAgainError, ClusterDownError)
+"""redis-py's classes for some of those codes (older versions keep no code)."""
+
+
+def raise_errors(reply: Any) -> Any:
+    """Return ``reply``; raise it if it is an error reply (hiredis makes them, not raises)."""
+    if isinstance(reply, RedisError):
+        raise reply
+    return reply
+
+
+def describe(exc: BaseException) -> str:
+    """``exc``'s text, led by its error code where redis-py took that off (``LOADING ...``)."""
+    message = str(exc)
+    code = getattr(exc, "status_code", None)
+    return f"{code} {message}" if code and not message.startswith(code) else message
+
+
+def is_outage_reply(exc: ResponseError) -> bool:
+    """Say whether error reply ``exc`` refuses commands for now (:data:`OUTAGE_REPLIES`).
+
+    ``-LOADING`` needs no asking: redis-py makes it a ``ConnectionError``.
+    """
+    if isinstance(exc, _OUTAGE_CLASSES):
+        return True
+    code = getattr(exc, "status_code", None) or str(exc).split(" ", 1)[0]
+    return code in OUTAGE_REPLIES
 
 
 class Link(asyncio.Protocol):
@@ -138,9 +186,7 @@ class Connections:
             link.close()
         else:
             idle.append(link)
-        if isinstance(reply, ResponseError):
-            raise reply
-        return reply
+        return raise_errors(reply)
 
     async def aclose(self) -> None:
         """Close the idle connections; those in use are closed when they return."""
