@@ -238,9 +238,17 @@ class PostgresStore(NoWritesHere, ClaimsAfterWaking):
             raise self._failed(exc) from None
 
     def _failed(self, exc: psycopg.Error) -> ConveyorError:
-        """Return the error to raise for a driver error (a broken pool is checked soon)."""
+        """Return the error to raise for a driver error (a broken pool is checked soon).
+
+        A server that refuses to write (``25006``: a standby, or a primary that a
+        failover demoted) has every connection replaced, the listener's too.
+        """
         if isinstance(exc, psycopg.OperationalError):
             self._pools.check_soon()
+        elif isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
+            self._pools.reconnect_soon()
+            if (listener := self._listener) is not None:
+                listener.reconnect()
         return self._settings.unavailable(exc)
 
     # -- jobs --------------------------------------------------------------------------

@@ -4,8 +4,9 @@ It owns one blocking connection: on start it connects, migrates (or checks) the 
 and calibrates the store's clock, which is when ``open()`` returns. Then it waits on the
 connection's socket (and on a pipe that ``stop()`` and ``want()`` write to, so both act at once)
 and hands every notification to ``on_message``. It recalibrates the clock now and then,
-and when the server goes away it reconnects with growing pauses, calling
-``on_reconnect`` each time it is back (events sent meanwhile were lost).
+and when the server goes away (or the store asks it to, :meth:`reconnect`) it reconnects
+with growing pauses, calling ``on_reconnect`` each time it is back (events sent
+meanwhile were lost).
 
 It LISTENs only while ``wanted()`` (somebody waits for a change or follows other
 processes' events), and for :data:`GRACE` seconds after: every NOTIFY delivered costs
@@ -69,6 +70,7 @@ class Listener:
         self._pipe_open = True
         self._pipe_lock = threading.Lock()
         self._stopping = threading.Event()
+        self._reconnecting = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -92,6 +94,11 @@ class Listener:
                 return
             with contextlib.suppress(BlockingIOError):  # full: a wake-up is pending anyway
                 os.write(self._wake_w, b"x")
+
+    def reconnect(self) -> None:
+        """Close the connection and make a new one (where the URL leads now)."""
+        self._reconnecting.set()
+        self._wake()
 
     def stop(self) -> None:
         """End the thread and close its connection (blocks briefly)."""
@@ -209,6 +216,10 @@ class Listener:
                 wake_at = calibrate_at if unwanted_since is None else unwanted_since + GRACE
                 selector.select(max(min(wake_at, calibrate_at) - time.monotonic(), 0.0))
                 if self._stopping.is_set():
+                    return
+                if self._reconnecting.is_set():
+                    self._reconnecting.clear()
+                    log.info("PostgreSQL listener reconnects to %s", self.settings.masked)
                     return
                 self._drain_pipe()
                 pgconn.consume_input()

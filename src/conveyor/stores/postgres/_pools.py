@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,9 +126,21 @@ class LoopPools:
         A server restart breaks every pooled connection; without this each would fail
         one more operation before the pool noticed.
         """
+        self._soon(self._check)
+
+    def reconnect_soon(self) -> None:
+        """After the server refused a write: replace every connection of the running loop.
+
+        A failover may have left them on a server that is read-only now; new ones go
+        where the URL leads now (the writable host of a URL naming several with
+        ``target_session_attrs=read-write``, or a name that resolves elsewhere).
+        """
+        self._soon(self._reconnect)
+
+    def _soon(self, action: Callable[[Loaned], Coroutine[Any, Any, None]]) -> None:
         loaned = self._pools.get()
         if not loaned.pool.closed:
-            task = asyncio.create_task(self._check(loaned))
+            task = asyncio.create_task(action(loaned))
             self._checks.add(task)
             task.add_done_callback(self._checks.discard)
 
@@ -136,6 +148,11 @@ class LoopPools:
     async def _check(loaned: Loaned) -> None:
         await loaned.give_back()
         await loaned.pool.check()
+
+    @staticmethod
+    async def _reconnect(loaned: Loaned) -> None:
+        await loaned.give_back()
+        await loaned.pool.drain()  # those out of the pool now are closed on their return
 
     async def close(self) -> None:
         """Close every loop's pool; a loop that no longer runs drops its pool with itself."""

@@ -1,0 +1,92 @@
+"""A PostgreSQL server that refuses writes is an outage; the store follows a failover.
+
+Two private clusters stand for a primary and the server a failover promotes; the URL
+names both with ``target_session_attrs=read-write``, as a production URL does. The
+first turns read-only (``default_transaction_read_only``, as a demoted primary or a
+standby refuses writes, ``25006``) while a store is connected to it: enqueues and claims
+raise :class:`BackendUnavailableError`, nothing is stored, and the store replaces its
+connections (the listener's too), which reach the writable one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from private_servers import PrivatePostgres
+
+from conveyor import BackendUnavailableError
+from conveyor.stores.postgres import PostgresStore
+from testkit import job_record, unique_name
+
+WORKER = "worker-1"
+
+
+@pytest.fixture
+def servers() -> Iterator[tuple[PrivatePostgres, PrivatePostgres]]:
+    with PrivatePostgres() as first, PrivatePostgres() as second:
+        yield first, second
+
+
+def _read_only(server: PrivatePostgres) -> None:
+    server.sql("ALTER SYSTEM SET default_transaction_read_only = on")
+    server.sql("SELECT pg_reload_conf()")
+
+
+def _job_ids(server: PrivatePostgres) -> set[str]:
+    with psycopg.connect(server.url) as conn:
+        return {row[0] for row in conn.execute("SELECT id FROM conveyor.jobs")}
+
+
+async def _enqueue_until_stored(store: PostgresStore, job_id: str) -> int:
+    """Enqueue as a producer that retries on an outage does; return how many were refused."""
+    refused = 0
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            await store.enqueue([job_record(job_id, "q")])
+            return refused
+        except BackendUnavailableError:
+            refused += 1
+            assert time.monotonic() < deadline, "the store never reached the writable server"
+            await asyncio.sleep(0.05)
+
+
+async def test_a_server_turned_read_only_is_an_outage_and_the_store_follows_the_writable_one(
+    servers: tuple[PrivatePostgres, PrivatePostgres],
+) -> None:
+    first, second = servers
+    url = (
+        f"postgresql://postgres@127.0.0.1:{first.port},127.0.0.1:{second.port}/postgres"
+        "?target_session_attrs=read-write"
+    )
+    store, elsewhere = PostgresStore(url), PostgresStore(second.url)
+    try:
+        await store.open()
+        before = unique_name("job")
+        await store.enqueue([job_record(before, "q")])
+        assert _job_ids(first) == {before}
+
+        _read_only(first)
+        refused = unique_name("job")
+        with pytest.raises(BackendUnavailableError, match="read-only"):
+            await store.enqueue([job_record(refused, "q")])
+        after = unique_name("job")
+        await _enqueue_until_stored(store, after)
+        assert _job_ids(first) == {before}  # the refused enqueue stored nothing
+        assert _job_ids(second) == {after}
+        assert [r.id for r in await store.claim(["q"], 5, WORKER, 30.0)] == [after]
+
+        # The listener moved too: a job another process enqueues there wakes a waiter here.
+        await store.changes.wait(10.0)  # a first waiter: LISTEN runs, and fires the signal
+        since = store.changes.generation
+        waiter = asyncio.create_task(store.changes.wait(10.0, since=since))
+        await elsewhere.enqueue([job_record(unique_name("job"), "q")])
+        await asyncio.wait_for(waiter, 5)
+        assert store.changes.generation > since
+    finally:
+        await store.close()
+        await elsewhere.close()
