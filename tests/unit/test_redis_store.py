@@ -207,6 +207,21 @@ async def test_a_claim_returns_the_job_as_the_claim_left_it(store: RedisStore) -
     assert first.payload == again.payload == b"\x00\xffraw"
 
 
+@pytest.mark.parametrize("batch", [1, 3], ids=["one", "many"])
+async def test_an_enqueue_sent_again_changes_nothing(store: RedisStore, batch: int) -> None:
+    # The store sends a command again on a fresh connection when the first one broke,
+    # and the first may have run: by the replay a worker may hold the job.
+    records = [job_record(unique_name("job"), "q") for _ in range(batch)]
+    await store.enqueue(records)
+    claimed = await store.claim(["q"], 1, "worker-1", 30.0)
+    await store.enqueue(records)
+    assert (await store.get(claimed[0].id)).status is JobStatus.PROCESSING  # type: ignore[union-attr]
+    stats = await store.stats("q")
+    assert (stats.pending, stats.processing) == (batch - 1, 1)
+    rest = await store.claim(["q"], 5, "worker-1", 30.0)
+    assert sorted(r.id for r in rest) == sorted(r.id for r in records if r.id != claimed[0].id)
+
+
 async def test_concurrent_settles_of_one_loop_share_a_round_trip(store: RedisStore) -> None:
     queue = unique_name()
     await store.enqueue([job_record(f"j{i}", queue) for i in range(20)])

@@ -88,7 +88,9 @@ end
 -- Store the jobs whose arguments start at ARGV[i], as enqueue_many.lua takes them (per job:
 -- id, queue, status, priority, max_retries, run_at, attempts, spec, n, then n more
 -- field/value pairs); sorted-set members are gathered per key and added with one ZADD
--- per key and chunk. Their job:added events go out with the next publish().
+-- per key and chunk. Their job:added events go out with the next publish(). A job whose
+-- hash exists already is left as it is: the call is a replay (the client sends a command
+-- again on a fresh connection when the first one broke, and the first may have run).
 local function store_jobs(i)
   local additions, order, rung = {}, {}, {}
   local function add(key, score, id)
@@ -105,18 +107,20 @@ local function store_jobs(i)
     local id, q, status, run_at = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 5]
     local n = tonumber(ARGV[i + 8])
     local key = job_key(id)
-    redis.call('HSET', key, 'queue', q, 'status', status, 'priority', ARGV[i + 3],
-               'max_retries', ARGV[i + 4], 'run_at', run_at, 'attempts', ARGV[i + 6],
-               'spec', ARGV[i + 7])
-    if n > 0 then redis.call('HSET', key, unpack(ARGV, i + 9, i + 8 + 2 * n)) end
-    if status == 'pending' then
-      add(ready_key(q), ready_score(ARGV[i + 3], tonumber(run_at)), id)
-      rung[q] = true
-    elseif status == 'scheduled' then
-      add(delayed_key(q), run_at, id)
+    if redis.call('EXISTS', key) == 0 then
+      redis.call('HSET', key, 'queue', q, 'status', status, 'priority', ARGV[i + 3],
+                 'max_retries', ARGV[i + 4], 'run_at', run_at, 'attempts', ARGV[i + 6],
+                 'spec', ARGV[i + 7])
+      if n > 0 then redis.call('HSET', key, unpack(ARGV, i + 9, i + 8 + 2 * n)) end
+      if status == 'pending' then
+        add(ready_key(q), ready_score(ARGV[i + 3], tonumber(run_at)), id)
+        rung[q] = true
+      elseif status == 'scheduled' then
+        add(delayed_key(q), run_at, id)
+      end
+      add(status_key(q, status), 0, id)
+      event('job:added', id, q, status == 'pending')
     end
-    add(status_key(q, status), 0, id)
-    event('job:added', id, q, status == 'pending')
     i = i + 9 + 2 * n
   end
   local CHUNK = 2000 -- arguments per ZADD (Lua's stack bounds unpack)

@@ -7,6 +7,9 @@
 local id, q, status, run_at = ARGV[3], ARGV[4], ARGV[5], ARGV[8]
 local n = tonumber(ARGV[11])
 local key = job_key(id)
+-- A replay of an enqueue that ran (the client sends a command again on a fresh connection
+-- when the first one broke, and the first may have run): the job may be running by now.
+if redis.call('EXISTS', key) == 1 then return 0 end
 redis.call('HSET', key, 'queue', q, 'status', status, 'priority', ARGV[6],
            'max_retries', ARGV[7], 'run_at', run_at, 'attempts', ARGV[9], 'spec', ARGV[10])
 if n > 0 then redis.call('HSET', key, unpack(ARGV, 12, 11 + 2 * n)) end
