@@ -7,6 +7,8 @@ Embedded SQLite by default; ``memory://`` for tests; one URL away from many mach
 """
 
 from ._version import __version__
+from .client.queue import Queue, create_queue
+from .client.sync import SyncQueue
 from .errors import (
     BackendUnavailableError,
     ConfigurationError,
@@ -26,12 +28,10 @@ from .errors import (
     WaitTimeoutError,
 )
 from .job import Job, JobConfig, JobPriority, JobStatus, QueueStats
-from .queue import Queue, create_queue
 from .retry import Exponential, Fixed
-from .scheduler import ScheduleInfo
+from .runtime.scheduler import ScheduleInfo
+from .runtime.worker import WorkerInfo
 from .serializers import JSONSerializer, Serializer
-from .sync import SyncQueue
-from .worker import WorkerInfo
 
 __all__ = [
     "BackendUnavailableError",

@@ -30,11 +30,11 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from . import events
+from .client.queue import Queue
 from .clock import FrozenClock
 from .job import Job, JobStatus
-from .queue import Queue
 from .retry import check_seconds
-from .scheduler import Scheduler
+from .runtime.scheduler import Scheduler
 from .stores import Store
 from .stores.memory import MemoryStore
 

@@ -23,8 +23,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from ._codec import add_headers
 from ._version import __version__
+from .definitions.options import add_headers
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:

@@ -36,10 +36,10 @@ async def test_prune_deletes_what_is_past_its_retention(make_queue: QueueFactory
 async def test_a_started_queue_prunes_on_its_own(
     make_queue: QueueFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import conveyor.retention
+    import conveyor.runtime.retention
 
-    monkeypatch.setattr(conveyor.retention, "PRUNE_EVERY", 0.1)
-    monkeypatch.setattr(conveyor.retention, "PRUNE_BATCH", 2)
+    monkeypatch.setattr(conveyor.runtime.retention, "PRUNE_EVERY", 0.1)
+    monkeypatch.setattr(conveyor.runtime.retention, "PRUNE_BATCH", 2)
     queue = make_queue(keep_completed=0.0, workers=2)
     queue.register("work", lambda job: None)
     ids = await queue.enqueue_many([("work", n) for n in range(5)])

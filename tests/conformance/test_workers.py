@@ -18,9 +18,9 @@ from testkit import eventually, unique_name
 async def test_a_started_worker_is_listed_with_what_it_runs(
     make_queue: QueueFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import conveyor.worker
+    import conveyor.runtime.worker
 
-    monkeypatch.setattr(conveyor.worker, "PRESENCE_EVERY", 0.05)
+    monkeypatch.setattr(conveyor.runtime.worker, "PRESENCE_EVERY", 0.05)
     queue = make_queue(workers=3)
     release = threading.Event()
 

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 
 from conveyor import JobStatus, create_queue
-from conveyor._tasks import cancel_and_wait
+from conveyor.runtime.tasks import cancel_and_wait
 from testkit import unique_name
 
 

@@ -17,8 +17,8 @@ pytest.importorskip("psycopg")
 import psycopg
 
 from conveyor import JobStatus, create_queue
-from conveyor._codec import Options, build_record
-from conveyor.cli import cli
+from conveyor.cli.main import cli
+from conveyor.definitions.options import Options, build_record
 from conveyor.errors import (
     BackendUnavailableError,
     ConfigurationError,

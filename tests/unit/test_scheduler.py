@@ -19,7 +19,7 @@ from conveyor import (
     create_queue,
 )
 from conveyor.clock import FrozenClock
-from conveyor.scheduler import PRUNE_AFTER, STALE_AFTER, Scheduler
+from conveyor.runtime.scheduler import PRUNE_AFTER, STALE_AFTER, Scheduler
 from conveyor.stores.memory import MemoryStore
 
 BERLIN = ZoneInfo("Europe/Berlin")

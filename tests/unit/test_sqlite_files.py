@@ -287,7 +287,7 @@ async def test_a_file_replaced_by_another_process_is_followed(tmp_path: Path) ->
 def test_the_migrate_command_says_when_it_created_the_file(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from conveyor.cli import cli
+    from conveyor.cli.main import cli
 
     path = tmp_path / "jobs.db"
     runner = CliRunner()

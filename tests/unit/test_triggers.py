@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from conveyor import InvalidScheduleError
-from conveyor.triggers import make_trigger
+from conveyor.runtime.triggers import make_trigger
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

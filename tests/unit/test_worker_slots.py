@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import pytest
 
 from conveyor import JobStatus, Queue, create_queue
+from conveyor.runtime.worker import Worker
 from conveyor.stores import JobRecord, Outcome
-from conveyor.worker import Worker
 from testkit import eventually
 
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from conveyor.errors import JobTimeoutError
-from conveyor.worker import _within
+from conveyor.runtime.worker import _within
 
 
 async def test_a_handler_past_its_limit_is_cancelled_and_times_out() -> None:

@@ -12,10 +12,10 @@ from fastapi import FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
+from ..client.queue import Queue
 from ..errors import InvalidJobError, JobNotFoundError
 from ..job import Job, JobPriority, JobStatus
 from ..metrics import Metrics
-from ..queue import Queue
 from . import errors
 from .events import EventHub, parse_last_event_id
 from .models import (

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import events
+from ..client.queue import Queue
 from ..job import Job
-from ..queue import Queue
 
 REPLAY = 1000
 CLIENT_BUFFER = 1000

@@ -26,29 +26,30 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from . import dependencies, events
-from ._process import run_in_process
-from ._tasks import cancel_and_wait
-from .chains import STEPS
-from .clock import to_datetime
-from .dependencies import DEPENDS_ON
-from .errors import (
+from .. import events
+from ..clock import to_datetime
+from ..definitions import dependencies
+from ..definitions.chains import STEPS
+from ..definitions.dependencies import DEPENDS_ON
+from ..definitions.handlers import Handler
+from ..errors import (
     ConveyorError,
     JobTimeoutError,
     RemoteHandlerError,
     SerializationError,
     UnknownJobError,
 )
-from .events import EventEmitter
-from .handlers import Handler
-from .job import Job, JobConfig, JobStatus
-from .logs import log_job
-from .serializers import Serializer
-from .stores.base import JobRecord, Outcome, Store
+from ..events import EventEmitter
+from ..job import Job, JobConfig, JobStatus
+from ..logs import log_job
+from ..serializers import Serializer
+from ..stores.base import JobRecord, Outcome, Store
+from .process import run_in_process
+from .tasks import cancel_and_wait
 
 if TYPE_CHECKING:
-    from .metrics import Metrics
-    from .tracing import Tracing
+    from ..metrics import Metrics
+    from ..tracing import Tracing
 
 log = logging.getLogger("conveyor.worker")
 

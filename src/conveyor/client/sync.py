@@ -17,7 +17,7 @@ from collections.abc import Callable, Coroutine
 from functools import wraps
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
-from .errors import ConveyorError
+from ..errors import ConveyorError
 from .queue import Queue
 
 P = ParamSpec("P")

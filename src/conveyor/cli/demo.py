@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
-from .job import Job, JobPriority
-from .queue import create_queue
+from ..client.queue import create_queue
+from ..job import Job, JobPriority
 
 
 async def run_demo(url: str | None, count: int) -> None:

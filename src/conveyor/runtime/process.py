@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from .errors import ConveyorError, RemoteHandlerError
-from .job import Job
+from ..errors import ConveyorError, RemoteHandlerError
+from ..job import Job
 
 Reporter = Callable[[Job, float, str | None], Awaitable[None]]
 

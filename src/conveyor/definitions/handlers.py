@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
-from ._codec import Options, check_name, check_options
-from .errors import ConfigurationError, HandlerRegistrationError, InvalidJobError
+from ..errors import ConfigurationError, HandlerRegistrationError, InvalidJobError
+from .options import Options, check_name, check_options
 from .retention import FOR_EVER, Retention, check_retention
 
 RunIn = Literal["thread", "process"]

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from ._tasks import Background
-from .clock import Clock, to_datetime
-from .errors import BackendUnavailableError, InvalidScheduleError
-from .stores.base import JobRecord, ScheduleRecord, Store
+from ..clock import Clock, to_datetime
+from ..errors import BackendUnavailableError, InvalidScheduleError
+from ..stores.base import JobRecord, ScheduleRecord, Store
+from .tasks import Background
 from .triggers import Trigger
 
 log = logging.getLogger("conveyor.scheduler")

@@ -3,7 +3,7 @@
 ``stats``, ``jobs list|show|retry|cancel|delete``, ``enqueue``, ``retry-failed``,
 ``purge`` and ``watch``. Read commands print a table, or with ``--json`` JSON for
 scripts; long operations show a progress bar and work in batches. See
-:mod:`conveyor.cli_target` for how a command finds its queue.
+:mod:`conveyor.cli.target` for how a command finds its queue.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from rich.live import Live
 from rich.progress import Progress
 from rich.table import Table
 
-from .cli_target import open_queue, run_on, split_target, target_options, url_options
-from .job import Job, JobPriority, JobStatus
-from .queue import Queue
+from ..client.queue import Queue
+from ..job import Job, JobPriority, JobStatus
+from .target import open_queue, run_on, split_target, target_options, url_options
 
 STATUSES = [status.value for status in JobStatus]
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

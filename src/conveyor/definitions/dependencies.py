@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InvalidJobError
-from .job import JobStatus
-from .stores.base import Store
+from ..errors import InvalidJobError
+from ..job import JobStatus
+from ..stores.base import Store
 
 DEPENDS_ON = "conveyor-depends-on"
 """Header: the ids of the jobs this one waits for, as a JSON list."""

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import InvalidScheduleError
+from ..errors import InvalidScheduleError
 
 if TYPE_CHECKING:
     from croniter import croniter

@@ -1,4 +1,4 @@
-"""Retention: finished jobs are deleted once they are older than the queue keeps them.
+"""Pruning: finished jobs are deleted once they are older than the queue keeps them.
 
 ``keep_completed`` applies to completed jobs, ``keep_failed`` to failed and cancelled
 ones; each is set per queue (:func:`~conveyor.create_queue`) and may be overridden per
@@ -12,14 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import timedelta
 
-from ._tasks import Background
-from .errors import ConfigurationError
-from .job import JobStatus
-from .retry import check_seconds
-from .stores.base import JobMatch, Store
+from ..definitions.retention import PRUNED, Retention
+from ..stores.base import JobMatch, Store
+from .tasks import Background
 
 log = logging.getLogger("conveyor.retention")
 
@@ -29,36 +25,6 @@ PRUNE_BATCH = 500
 """Jobs deleted per store call."""
 PRUNE_PAUSE = 0.05
 """Seconds between two batches of one prune."""
-
-
-@dataclass(frozen=True, slots=True)
-class Retention:
-    """How long finished jobs are kept (seconds; ``None``: for ever)."""
-
-    completed: float | None = None
-    failed: float | None = None
-    """Failed and cancelled jobs."""
-
-    def keep(self, status: JobStatus) -> float | None:
-        """Return how long jobs that ended in ``status`` are kept."""
-        return self.completed if status is JobStatus.COMPLETED else self.failed
-
-
-FOR_EVER = Retention()
-PRUNED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
-
-
-def check_retention(
-    keep_completed: float | timedelta | None, keep_failed: float | timedelta | None, where: str
-) -> Retention:
-    """Check ``keep_completed`` and ``keep_failed``; raise naming the bad one."""
-    values = []
-    for value, what in ((keep_completed, "keep_completed"), (keep_failed, "keep_failed")):
-        try:
-            values.append(None if value is None else check_seconds(value, what))
-        except ValueError as exc:
-            raise ConfigurationError(f"{exc} ({where})") from None
-    return Retention(*values)
 
 
 class Pruner:

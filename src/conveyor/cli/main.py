@@ -1,6 +1,6 @@
 """The ``conveyor`` command: ``worker``, ``schedules``, ``demo``, ``migrate``, ``--version``.
 
-The job commands (``stats``, ``jobs``, ``enqueue``, ``purge``...) are in :mod:`.cli_jobs`.
+The job commands (``stats``, ``jobs``, ``enqueue``, ``purge``...) are in :mod:`.jobs`.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from typing import Any, Literal, TypeVar
 
 import click
 
-from ._version import __version__
-from .cli_jobs import COMMANDS
-from .cli_target import load_queue, on_queue
-from .errors import ConveyorError
-from .logs import configure_logging
-from .queue import Queue
-from .scheduler import ScheduleInfo
-from .stores import Store
+from .._version import __version__
+from ..client.queue import Queue
+from ..errors import ConveyorError
+from ..logs import configure_logging
+from ..runtime.scheduler import ScheduleInfo
+from ..stores import Store
+from .jobs import COMMANDS
+from .target import load_queue, on_queue
 
 log = logging.getLogger("conveyor.cli")
 T = TypeVar("T")
@@ -80,7 +80,7 @@ def worker(
     configure_logging(log_level, log_format)
     queue = load_queue(target)
     if metrics_port is not None:
-        from .metrics import serve_metrics
+        from ..metrics import serve_metrics
 
         try:
             server = serve_metrics(queue.enable_metrics(), metrics_port, metrics_host)
@@ -147,8 +147,8 @@ def serve(
 ) -> None:
     """Serve the REST API of the queue TARGET (module:attribute) over HTTP."""
     try:
-        from .http import conveyor_app
-        from .http.security import is_loopback
+        from ..http import conveyor_app
+        from ..http.security import is_loopback
     except ImportError:
         raise click.ClickException(
             "serve needs the http extra: pip install 'conveyor[http]'"
@@ -279,11 +279,11 @@ def migrate(url: str) -> None:
     For PostgreSQL stores opened with ?migrate=false: run it once per release, before
     the new code starts. SQLite files are migrated when opened; this opens one.
     """
-    from .stores import mask_url, store_from_url
+    from ..stores import mask_url, store_from_url
 
     try:
         if url.split(":", 1)[0].lower() in ("postgresql", "postgres"):
-            from .stores.postgres import migrate as migrate_postgres
+            from ..stores.postgres import migrate as migrate_postgres
 
             applied = migrate_postgres(url)
             for migration in applied:

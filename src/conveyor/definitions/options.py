@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from .clock import to_datetime
-from .errors import InvalidJobError, SerializationError
-from .ids import new_job_id
-from .job import Job, JobConfig, JobPriority, JobStatus, check_priority
-from .retry import (
+from ..clock import to_datetime
+from ..errors import InvalidJobError, SerializationError
+from ..ids import new_job_id
+from ..job import Job, JobConfig, JobPriority, JobStatus, check_priority
+from ..retry import (
     BackoffCallable,
     Exponential,
     Fixed,
@@ -22,8 +22,8 @@ from .retry import (
     policy_from_spec,
     validate_policy,
 )
-from .serializers import Serializer
-from .stores.base import JobRecord
+from ..serializers import Serializer
+from ..stores.base import JobRecord
 
 T = TypeVar("T")
 

@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 
 import click
 
-from .errors import ConveyorError
-from .queue import Queue, create_queue
-from .stores import store_from_url
+from ..client.queue import Queue, create_queue
+from ..errors import ConveyorError
+from ..stores import store_from_url
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])

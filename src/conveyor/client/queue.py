@@ -12,8 +12,12 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import events
-from ._codec import (
+from .. import events
+from ..clock import Clock
+from ..definitions.chains import KEEP_KEY_FOR, Step, chain_headers, next_steps, read_chain, step_key
+from ..definitions.dependencies import check_depends_on, dependency_headers
+from ..definitions.handlers import HandlerFunc, HandlerRegistry
+from ..definitions.options import (
     Options,
     add_headers,
     build_record,
@@ -23,13 +27,9 @@ from ._codec import (
     check_unique,
     new_like,
 )
-from ._codec import record_to_job as _record_to_job
-from ._remote import RemoteEventBridge
-from .aging import Ager
-from .chains import KEEP_KEY_FOR, Step, chain_headers, next_steps, read_chain, step_key
-from .clock import Clock
-from .dependencies import check_depends_on, dependency_headers
-from .errors import (
+from ..definitions.options import record_to_job as _record_to_job
+from ..definitions.retention import FOR_EVER, Retention, check_retention
+from ..errors import (
     ConfigurationError,
     InvalidJobError,
     InvalidScheduleError,
@@ -38,26 +38,27 @@ from .errors import (
     UnknownJobError,
     WaitTimeoutError,
 )
-from .events import Callback, EventEmitter
-from .handlers import HandlerFunc, HandlerRegistry
-from .ids import new_job_ids
-from .job import Job, JobPriority, JobStatus, QueueStats
-from .logs import log_job
-from .retention import FOR_EVER, Pruner, Retention, check_retention
-from .retry import RetryDelay, check_seconds
-from .scheduler import Schedule, ScheduleInfo, Scheduler, check_missed
-from .serializers import JSON, Serializer
-from .stores import Store, store_from_url
-from .stores.base import JobMatch, JobRecord
-from .triggers import make_trigger
-from .worker import Worker, WorkerInfo
+from ..events import Callback, EventEmitter
+from ..ids import new_job_ids
+from ..job import Job, JobPriority, JobStatus, QueueStats
+from ..logs import log_job
+from ..retry import RetryDelay, check_seconds
+from ..runtime.aging import Ager
+from ..runtime.retention import Pruner
+from ..runtime.scheduler import Schedule, ScheduleInfo, Scheduler, check_missed
+from ..runtime.triggers import make_trigger
+from ..runtime.worker import Worker, WorkerInfo
+from ..serializers import JSON, Serializer
+from ..stores import Store, store_from_url
+from ..stores.base import JobMatch, JobRecord
+from .remote import RemoteEventBridge
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-    from .metrics import Metrics
+    from ..metrics import Metrics
+    from ..tracing import Tracing
     from .sync import SyncQueue
-    from .tracing import Tracing
 
 log = logging.getLogger("conveyor.queue")
 
@@ -219,7 +220,7 @@ class Queue:
 
         ``depends_on`` (job ids): the job runs only once all of them completed, and is
         cancelled, without running, if one fails for good, is cancelled or deleted (see
-        :mod:`conveyor.dependencies`).
+        :mod:`conveyor.definitions.dependencies`).
         """
         raw = _given(max_retries=max_retries, retry_delay=retry_delay, timeout=timeout,
                      priority=priority, scheduled_at=scheduled_at, queue=queue, **more)  # fmt: skip
@@ -351,7 +352,7 @@ class Queue:
         ``CollectorRegistry`` (default: a new one); serve it with
         :func:`conveyor.metrics.serve_metrics` or your own exporter.
         """
-        from .metrics import Metrics
+        from ..metrics import Metrics
 
         if self.metrics is None:
             self.metrics = Metrics(lambda: self.sync.get_stats(), self.name, registry)
@@ -365,7 +366,7 @@ class Queue:
         in every process that enqueues or runs jobs. ``tracer_provider``: default the
         global one. See :mod:`conveyor.tracing`.
         """
-        from .tracing import Tracing
+        from ..tracing import Tracing
 
         if self.tracing is None:
             self.tracing = Tracing(tracer_provider)
@@ -452,7 +453,7 @@ class Queue:
         ``first`` is ``(name, payload)``, ``(name, payload, options)`` or a mapping, as in
         :meth:`enqueue_many`; each later step is a job name or ``(name, options)``
         (options as JSON values). Only the first job is enqueued now; returns its id.
-        See :mod:`conveyor.chains` for what happens on failure and crashes.
+        See :mod:`conveyor.definitions.chains` for what happens on failure and crashes.
         """
         rest = next_steps(then)
         for name, _ in rest:
@@ -1000,7 +1001,8 @@ def create_queue(
     ``keep_failed`` (seconds or ``timedelta``; default: for ever) are how long completed,
     and failed or cancelled, jobs are kept before started queues delete them.
     ``age_after`` (seconds or ``timedelta``; default: strict priority) turns on aging: a
-    pending job that waited that long goes up one priority level (see :mod:`conveyor.aging`).
+    pending job that waited that long goes up one priority level (see
+    :mod:`conveyor.runtime.aging`).
 
     >>> queue = create_queue(workers=4, url="memory://")
     """

@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import InvalidJobError
+from ..errors import InvalidJobError
 
 STEPS = "conveyor-chain"
 """Header: the steps after this job, as JSON ``[[name, options], ...]``."""

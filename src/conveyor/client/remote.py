@@ -19,8 +19,8 @@ import threading
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
-from . import events
-from .stores.base import StoreEvent
+from .. import events
+from ..stores.base import StoreEvent
 
 if TYPE_CHECKING:
     from .queue import Queue

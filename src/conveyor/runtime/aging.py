@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from ._tasks import Background
-from .errors import ConveyorError
-from .stores.base import Store
+from ..errors import ConveyorError
+from ..stores.base import Store
+from .tasks import Background
 
 log = logging.getLogger("conveyor.aging")
 
