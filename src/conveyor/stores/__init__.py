@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from ..clock import Clock
 from ..errors import ConfigurationError
 from .base import Capabilities, ChangeSignal, JobRecord, Outcome, Renewal, Store
+from .urls import mask_url, url_flag
 
 __all__ = [
     "Capabilities",
@@ -22,25 +23,6 @@ __all__ = [
 ]
 
 _SCHEMES = "memory://, sqlite:///path.db, redis://host:port/db, postgresql://user@host/db"
-
-
-def mask_url(url: str) -> str:
-    """Return ``url`` with its password replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
-
-
-def url_flag(value: str, name: str, masked_url: str) -> bool:
-    """Read a true/false URL option (``true/yes/on/1``, ``false/no/off/0``)."""
-    if value.lower() in ("true", "yes", "on", "1"):
-        return True
-    if value.lower() in ("false", "no", "off", "0"):
-        return False
-    raise ConfigurationError(f"{name} must be true or false in {masked_url!r}, got {value!r}")
 
 
 def store_from_url(url: str, clock: Clock | None = None) -> Store:

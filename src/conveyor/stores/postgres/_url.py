@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from ...errors import BackendUnavailableError, ConfigurationError
-from .. import mask_url
+from ..urls import mask_url
 
 DEFAULT_SCHEMA = "conveyor"
 CONNECT_TIMEOUT = 5

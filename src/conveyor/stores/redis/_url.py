@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from ...errors import ConfigurationError
-from .. import mask_url, url_flag
+from ..urls import mask_url, url_flag
 
 OPTIONS = ("prefix", "cluster")
 DEFAULT_PREFIX = "conveyor"
