@@ -207,6 +207,29 @@ class JobSync:
         asyncio.run_coroutine_threadsafe(self._job.progress(percent, message), loop).result()
 
 
+def begin_attempt(job: Job, reporter: ProgressReporter, loop: asyncio.AbstractEventLoop) -> None:
+    """Let ``job``'s handler report progress through ``reporter`` (the runtime, at its start).
+
+    A plain handler's thread reaches ``reporter`` on ``loop``.
+    """
+    job._reporter, job._loop = reporter, loop
+
+
+def end_attempt(job: Job) -> None:
+    """Take back what :func:`begin_attempt` gave (the runtime, once the handler ended)."""
+    job._reporter = None
+
+
+def ask_cancel(job: Job) -> None:
+    """Make :attr:`Job.cancelled` true for the running attempt (the runtime, on a cancel)."""
+    job._cancel_asked = True
+
+
+def report_progress_with(job: Job, send: Callable[[float, str | None], None]) -> None:
+    """Make ``job.sync.progress`` call ``send`` (a handler's process of its own)."""
+    job._sync_reporter = send
+
+
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 

@@ -10,11 +10,13 @@ only its own work: sum over processes in your queries.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .definitions.hooks import Hook
 from .errors import ConfigurationError
 from .job import Job, JobStatus, QueueStats
+from .stores.base import JobRecord
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -33,8 +35,8 @@ def _prometheus() -> Any:
     return prometheus_client
 
 
-class Metrics:
-    """The metrics of one queue object, registered in ``registry``."""
+class Metrics(Hook):
+    """The metrics of one queue object, registered in ``registry`` (a hook of the queue)."""
 
     def __init__(
         self,
@@ -49,7 +51,7 @@ class Metrics:
             "conveyor_jobs_enqueued", "Jobs this process enqueued.", labels,
             registry=self.registry,
         )  # fmt: skip
-        self.finished = prom.Counter(
+        self.ended = prom.Counter(
             "conveyor_jobs_finished",
             "Attempts this process ran to an end, by how they ended (completed, failed,"
             " retrying, cancelled).",
@@ -70,11 +72,12 @@ class Metrics:
         )  # fmt: skip
         self.registry.register(_DepthCollector(stats, queue_name))
 
-    def job_enqueued(self, queue: str, name: str) -> None:
-        """Count a job this process enqueued."""
-        self.enqueued.labels(queue, name).inc()
+    def stored(self, records: Sequence[JobRecord]) -> None:
+        """Count the jobs this process enqueued."""
+        for record in records:
+            self.enqueued.labels(record.queue, record.name).inc()
 
-    def job_started(self, job: Job) -> None:
+    def started(self, job: Job) -> None:
         """Count an attempt that starts; observe the first attempt's wait."""
         self.busy.labels(job.queue).inc()
         if job.attempts == 1 and job.started_at is not None:
@@ -83,13 +86,13 @@ class Metrics:
                 wait = (job.started_at - ready).total_seconds()
                 self.wait_seconds.labels(job.queue, job.name).observe(max(wait, 0.0))
 
-    def job_finished(self, job: Job, status: JobStatus, seconds: float) -> None:
+    def finished(self, job: Job, status: JobStatus, seconds: float) -> None:
         """Count an attempt that ended (``SCHEDULED``: it will be retried)."""
         self.busy.labels(job.queue).dec()
         if status is JobStatus.PENDING:
             return  # put back unfinished on a stop: not an outcome
         outcome = "retrying" if status is JobStatus.SCHEDULED else status.value
-        self.finished.labels(job.queue, job.name, outcome).inc()
+        self.ended.labels(job.queue, job.name, outcome).inc()
         self.run_seconds.labels(job.queue, job.name).observe(seconds)
 
 

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 from . import events
 from .client.queue import Queue
 from .clock import FrozenClock
+from .definitions.hooks import Hook
 from .job import Job, JobStatus
 from .retry import check_seconds
 from .runtime.scheduler import Scheduler
@@ -75,6 +76,7 @@ class QueueTester:
         self._saved_store: Store | None = None
         self._scheduler: Scheduler | None = None
         self._finished: list[Job] = []
+        self._inline = _RunInline(self)
 
     # -- entering and leaving ----------------------------------------------------------
 
@@ -100,17 +102,14 @@ class QueueTester:
         for event in _FINISHED:
             self.queue.on(event, self._finished.append)
         if self.inline:
-            self.queue._after_enqueue = self._run_inline
-        if self.queue._schedules:
-            self._scheduler = Scheduler(
-                self.queue.store, self.queue.name, self.queue._schedules,
-                self.queue._tick_jobs, self.queue._announce_added, clock=self.clock,
-            )  # fmt: skip
+            self.queue.hooks.add(self._inline)
+        self._scheduler = self.queue.make_scheduler(clock=self.clock)
+        if self._scheduler is not None:
             await self._scheduler.register()
 
     async def end(self) -> None:
         """Give the queue its store back."""
-        self.queue._after_enqueue = None
+        self.queue.hooks.remove(self._inline)
         for event in _FINISHED:
             self.queue.off(event, self._finished.append)
         if self._saved_store is not None:
@@ -164,9 +163,8 @@ class QueueTester:
         due = await self.queue.store.next_due([self.queue.name])
         if due is not None:
             moments.append(due)
-        if self._scheduler is not None:
-            ticks = [s.next_tick for s in self._scheduler._states.values() if not s.paused]
-            moments += [tick / 1000 for tick in ticks if tick is not None]
+        if self._scheduler is not None and (tick := self._scheduler.next_tick()) is not None:
+            moments.append(tick / 1000)
         return min(moments, default=None)
 
     async def _fire_and_drain(self) -> list[Job]:
@@ -174,10 +172,6 @@ class QueueTester:
             await self._scheduler.resync()
             await self._scheduler.fire_due()
         return await self.drain()
-
-    async def _run_inline(self) -> None:
-        if not self.queue.is_running:  # a job's own enqueues run in the same drain
-            await self.drain()
 
     # -- looking -----------------------------------------------------------------------
 
@@ -255,3 +249,15 @@ def queue_fixture(queue: Queue, **options: Any) -> Any:
             yield tester
 
     return fixture
+
+
+class _RunInline(Hook):
+    """With ``inline=True``: every enqueue runs what is due before it returns."""
+
+    def __init__(self, tester: QueueTester) -> None:
+        self._tester = tester
+
+    async def after_enqueue(self) -> None:
+        """Drain the queue, unless it runs already (a job's own enqueues join that drain)."""
+        if not self._tester.queue.is_running:
+            await self._tester.drain()

@@ -21,22 +21,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._version import __version__
+from .definitions.hooks import Hook
 from .definitions.options import add_headers
 from .errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from .job import Job
-    from .stores.base import JobRecord
+from .job import Job
+from .stores.base import JobRecord
 
 SYSTEM = "conveyor"
 """The ``messaging.system`` attribute of every span."""
 
 
-class Tracing:
-    """Makes the send and process spans of one queue object (see the module docstring)."""
+class Tracing(Hook):
+    """Makes the send and process spans of one queue object (a hook of the queue)."""
 
     def __init__(self, tracer_provider: Any = None) -> None:
         try:
@@ -74,7 +73,7 @@ class Tracing:
             yield
 
     @contextmanager
-    def processing(self, job: Job) -> Iterator[None]:
+    def running(self, job: Job) -> Iterator[None]:
         """Run the block (the handler) in a process span, child of the job's send span."""
         parent = self._propagate.extract(dict(job.headers)) if job.headers else None
         attributes: dict[str, Any] = {

@@ -71,14 +71,25 @@ async def test_a_server_turned_read_only_is_an_outage_and_the_store_follows_the_
         assert _job_ids(first) == {before}
 
         _read_only(first)
-        refused = unique_name("job")
-        with pytest.raises(BackendUnavailableError, match="read-only"):
-            await store.enqueue([job_record(refused, "q")])
+        # Each server process reads the new setting when it is signalled, a moment after
+        # the reload returns: enqueue until one is refused (those before it are stored).
+        stored_before = {before}
+        deadline = time.monotonic() + 10
+        while True:
+            job_id = unique_name("job")
+            try:
+                await store.enqueue([job_record(job_id, "q")])
+            except BackendUnavailableError as exc:
+                refusal = str(exc)
+                break
+            stored_before.add(job_id)
+            assert time.monotonic() < deadline, "the server never turned read-only"
+        assert "read-only" in refusal
         after = unique_name("job")
         await _enqueue_until_stored(store, after)
-        assert _job_ids(first) == {before}  # the refused enqueue stored nothing
+        assert _job_ids(first) == stored_before  # the refused enqueue stored nothing
         assert _job_ids(second) == {after}
-        assert [r.id for r in await store.claim(["q"], 5, WORKER, 30.0)] == [after]
+        assert [r.id for r in await store.claim(["q"], 5, WORKER, 30.0)] == [after]  # on second
 
         # The listener moved too: a job another process enqueues there wakes a waiter here.
         await store.changes.wait(10.0)  # a first waiter: LISTEN runs, and fires the signal

@@ -45,11 +45,19 @@ MAX_LINES = 400
 
 CYCLES = {
     # modules that import each other (at run time or for type checking): why
-    frozenset(
-        {"conveyor.client.queue", "conveyor.client.sync", "conveyor.client.remote"}
-    ): "Queue.sync makes the twins from Queue; the remote events bridge is typed by Queue",
+    frozenset({"conveyor.client.queue", "conveyor.client.sync"}): "Queue.sync makes the twins",
     frozenset({"conveyor.job", "conveyor.retry"}): "a backoff callable is typed by Job",
 }
+
+PRIVATE_READS = {
+    # module: the private attributes of other modules' objects it still reads, and why
+    "conveyor.client.sync": ({"_enqueue_here", "_schedule_here", "_enqueue_many_here"},
+                             "the twins enqueue on the calling thread through Queue"),
+    "conveyor.stores.redis._conn": ({"_close", "_writer"}, "redis-py's connection"),
+    "conveyor.stores.redis._armed": ({"_close"}, "redis-py's connection"),
+    "conveyor.stores.redis._listener": ({"_sock"}, "redis-py's connection"),
+}  # fmt: skip
+NAMEDTUPLE_API = {"_replace", "_asdict", "_fields", "_make"}
 
 STORES_BUILT = {
     # module outside the facade that imports a store package: why
@@ -152,6 +160,43 @@ def test_no_module_imports_another_modules_private_names() -> None:
             if name.startswith("_") and name != "__version__" and target != module:
                 wrong.append(f"{module} imports {target}.{name}")
     assert wrong == []
+
+
+def _private_reads(path: Path) -> set[str]:
+    """Private attributes read off anything but ``self`` or ``cls``."""
+    reads = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+            and node.attr not in NAMEDTUPLE_API
+            and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+        ):
+            reads.add(node.attr)
+    return reads
+
+
+def _own_names(path: Path) -> set[str]:
+    """The private names a module defines itself (its classes' attributes included)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            names.add(node.attr)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return names
+
+
+def test_no_module_reads_the_private_attributes_of_another_modules_objects() -> None:
+    found = {}
+    for module, path in MODULES.items():
+        foreign = _private_reads(path) - _own_names(path)
+        if foreign:
+            found[module] = foreign
+    assert found == {module: names for module, (names, _why) in PRIVATE_READS.items()}
 
 
 def _reachable(start: str) -> set[str]:

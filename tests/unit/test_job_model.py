@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 import pytest
@@ -15,7 +16,7 @@ from conveyor import (
     JobStatus,
     QueueStats,
 )
-from conveyor.job import check_priority
+from conveyor.job import ask_cancel, begin_attempt, check_priority
 
 
 def test_job_status_values_and_text() -> None:
@@ -86,7 +87,7 @@ async def test_progress_must_be_a_number_from_0_to_100(percent: object) -> None:
     async def reporter(job: Job, value: float, message: str | None) -> None:
         calls.append(value)
 
-    job._reporter = reporter
+    begin_attempt(job, reporter, asyncio.get_running_loop())
     with pytest.raises(InvalidJobError, match="0 to 100"):
         await job.progress(percent)  # type: ignore[arg-type]
     await job.progress(0)
@@ -99,7 +100,7 @@ def test_a_job_knows_when_it_was_cancelled() -> None:
     job = make_job()
     assert job.cancelled is False
     job.raise_if_cancelled()
-    job._cancel_asked = True  # as the worker does
+    ask_cancel(job)  # as the worker does
     assert job.cancelled is True
     with pytest.raises(JobCancelledError, match="01TEST"):
         job.raise_if_cancelled()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import os
@@ -17,6 +16,7 @@ from ..clock import Clock
 from ..definitions.chains import KEEP_KEY_FOR, Step, chain_headers, next_steps, read_chain, step_key
 from ..definitions.dependencies import check_depends_on, dependency_headers
 from ..definitions.handlers import HandlerFunc, HandlerRegistry
+from ..definitions.hooks import Hooks
 from ..definitions.options import (
     Options,
     add_headers,
@@ -102,7 +102,7 @@ class Queue:
         """Per job name: whether a handler is registered, and a record of that job built
         without options (its settings, worked out once for every such enqueue)."""
         self.emitter = EventEmitter()
-        self._remote = RemoteEventBridge(self)
+        self._remote = RemoteEventBridge(self, self._to_job, lambda: self.sync.portal.loop())
         self._worker: Worker | None = None
         self._schedules: dict[str, Schedule] = {}
         self._scheduler: Scheduler | None = None
@@ -113,7 +113,8 @@ class Queue:
         """This process's Prometheus metrics, once :meth:`enable_metrics` was called."""
         self.tracing: Tracing | None = None
         """This queue object's OpenTelemetry spans, once :meth:`enable_tracing` was called."""
-        self._after_enqueue: Callable[[], Awaitable[None]] | None = None
+        self.hooks = Hooks()
+        """What watches this queue's enqueues and attempts (metrics, tracing, your own)."""
         """Run after every enqueue (the inline mode of :mod:`conveyor.testing`)."""
         self._stopping: Worker | None = None
         self._sync: SyncQueue | None = None
@@ -280,11 +281,11 @@ class Queue:
         return [record.id for record in records]
 
     def _may_store_here(self, connection: Any) -> bool:
-        return connection is None and self._after_enqueue is None and self.store.writes_here
+        return connection is None and not self.hooks.wait_after_enqueue and self.store.writes_here
 
     def _store_new_here(self, records: list[JobRecord]) -> str:
         """Store new jobs on this thread, or through the portal if the store is busy."""
-        with self.tracing.sending(records) if self.tracing else contextlib.nullcontext():
+        with self.hooks.sending(records):
             held = self._hold_events(records, None)
             try:
                 if not self.store.enqueue_here(records):
@@ -356,6 +357,7 @@ class Queue:
 
         if self.metrics is None:
             self.metrics = Metrics(lambda: self.sync.get_stats(), self.name, registry)
+            self.hooks.add(self.metrics)
         return self.metrics
 
     def enable_tracing(self, tracer_provider: Any = None) -> Tracing:
@@ -370,6 +372,7 @@ class Queue:
 
         if self.tracing is None:
             self.tracing = Tracing(tracer_provider)
+            self.hooks.add(self.tracing)
         return self.tracing
 
     def _store_new(
@@ -377,15 +380,15 @@ class Queue:
     ) -> Awaitable[str]:
         """Store new jobs; return the first one's id (a unique key's holder's, if taken).
 
-        Without tracing this is :meth:`_write_new` itself (no coroutine in between).
+        Without a hook that wraps it, this is :meth:`_write_new` itself (no coroutine in
+        between).
         """
-        if self.tracing is None:
+        if not self.hooks.wrap_sending:
             return self._write_new(records, connection, unique)
-        return self._traced_write(records, connection, unique)
+        return self._wrapped_write(records, connection, unique)
 
-    async def _traced_write(self, records: list[JobRecord], connection: Any, unique: bool) -> str:
-        assert self.tracing is not None
-        with self.tracing.sending(records):
+    async def _wrapped_write(self, records: list[JobRecord], connection: Any, unique: bool) -> str:
+        with self.hooks.sending(records):
             return await self._write_new(records, connection, unique)
 
     async def _write_new(self, records: list[JobRecord], connection: Any, unique: bool) -> str:
@@ -407,8 +410,8 @@ class Queue:
         finally:
             if held is not None:
                 self.emitter.release(held)
-        if self._after_enqueue is not None:
-            await self._after_enqueue()
+        if self.hooks.wait_after_enqueue:
+            await self.hooks.after_enqueue()
         return records[0].id
 
     def _hold_events(self, records: Sequence[JobRecord], connection: Any) -> list[str] | None:
@@ -424,9 +427,7 @@ class Queue:
         # With a connection the jobs exist once the caller commits: job:added comes from
         # the store then.
         _log_enqueued(records, transactional=connection is not None)
-        if self.metrics is not None:
-            for record in records:
-                self.metrics.job_enqueued(record.queue, record.name)
+        self.hooks.stored(records)
 
     def _build_spec(self, index: int, spec: JobSpec) -> JobRecord:
         if isinstance(spec, Mapping):
@@ -888,17 +889,14 @@ class Queue:
             serializer=self.serializer,
             emitter=self.emitter,
             make_job=self._to_job,
-            metrics=self.metrics,
-            tracing=self.tracing,
+            hooks=self.hooks,
             continue_chain=self._continue_chain,
         )
         worker.start()
         self._worker = worker
-        if self._schedules and run_schedules:
-            self._scheduler = Scheduler(
-                self.store, self.name, self._schedules, self._tick_jobs, self._announce_added
-            )
-            self._scheduler.start()
+        if run_schedules and (scheduler := self.make_scheduler()) is not None:
+            self._scheduler = scheduler
+            scheduler.start()
         self._pruner = Pruner(self.store, self.name, self.retention, self._handler_retention)
         self._pruner.start()
         if self.age_after is not None:
@@ -907,6 +905,19 @@ class Queue:
         self._remote.bind_running_loop()
         log.info("queue %r started: %d worker slot(s) on %s", self.name, workers, self.url)
         self.emitter.emit(events.QUEUE_STARTED, self)
+
+    def make_scheduler(self, clock: Clock | None = None) -> Scheduler | None:
+        """Return a scheduler of this queue's recurring schedules on its store, not started.
+
+        ``None`` when the queue has none. :meth:`start` runs one;
+        :class:`conveyor.testing.QueueTester` drives one on its own ``clock``.
+        """
+        if not self._schedules:
+            return None
+        return Scheduler(
+            self.store, self.name, self._schedules, self._tick_jobs, self._announce_added,
+            clock=clock,
+        )  # fmt: skip
 
     def _handler_retention(self) -> dict[str, Retention]:
         found = {}

@@ -16,14 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .. import events
-from ..stores.base import StoreEvent
-
-if TYPE_CHECKING:
-    from .queue import Queue
+from ..job import Job
+from ..stores.base import JobRecord, Store, StoreEvent
 
 log = logging.getLogger("conveyor.events")
 
@@ -40,11 +39,30 @@ JOB_EVENTS = frozenset(
 )
 
 
-class RemoteEventBridge:
-    """Subscribes a queue to its store's remote events while it has job-event listeners."""
+class Followed(Protocol):
+    """What the bridge reads of the queue it serves (a tester may swap its store)."""
 
-    def __init__(self, queue: Queue) -> None:
+    name: str
+    store: Store
+    emitter: events.EventEmitter
+
+
+class RemoteEventBridge:
+    """Subscribes a queue to its store's remote events while it has job-event listeners.
+
+    ``to_job`` reads a stored job as the queue's own callbacks see it; ``portal_loop``
+    gives the loop of the queue's blocking twins, where a process has no loop of its own.
+    """
+
+    def __init__(
+        self,
+        queue: Followed,
+        to_job: Callable[[JobRecord], Job],
+        portal_loop: Callable[[], asyncio.AbstractEventLoop],
+    ) -> None:
         self._queue = queue
+        self._to_job = to_job
+        self._portal_loop = portal_loop
         self._lock = threading.Lock()
         self._home: asyncio.AbstractEventLoop | None = None
         self._subscribed = False
@@ -94,7 +112,7 @@ class RemoteEventBridge:
             home = self._home
         if home is not None and not home.is_closed():
             return home
-        return self._queue.sync.portal.loop()
+        return self._portal_loop()
 
     def _deliver(self, event: StoreEvent) -> None:
         queue = self._queue
@@ -106,7 +124,7 @@ class RemoteEventBridge:
     async def _emit(self, event: StoreEvent) -> None:
         record = await self._queue.store.get(event.job_id)
         if record is not None:
-            self._queue.emitter.emit(event.event, self._queue._to_job(record))
+            self._queue.emitter.emit(event.event, self._to_job(record))
 
 
 def _log_failure(future: Future[None]) -> None:

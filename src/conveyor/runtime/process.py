@@ -17,7 +17,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from ..errors import ConveyorError, RemoteHandlerError
-from ..job import Job
+from ..job import Job, report_progress_with
 
 Reporter = Callable[[Job, float, str | None], Awaitable[None]]
 
@@ -70,7 +70,7 @@ async def run_in_process(func: Callable[[Job], Any], job: Job, report: Reporter)
 
 def _child(func: Callable[[Job], Any], fields: dict[str, Any], sender: Connection) -> None:
     job = Job(**fields)
-    job._sync_reporter = lambda percent, message: sender.send(("progress", percent, message))
+    report_progress_with(job, lambda percent, message: sender.send(("progress", percent, message)))
     try:
         result = func(job)
     except BaseException as exc:

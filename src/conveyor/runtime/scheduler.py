@@ -279,15 +279,15 @@ class Scheduler:
         for result in fired:
             if isinstance(result, BaseException):
                 raise result
-        soonest = min(
-            (
-                s.next_tick
-                for s in self._states.values()
-                if not s.paused and s.next_tick is not None
-            ),
-            default=math.inf,
-        )
+        soonest = self.next_tick()
+        if soonest is None:
+            return math.inf
         return max(0.0, (soonest - _tick(self._clock.now())) / _MS)
+
+    def next_tick(self) -> int | None:
+        """Return the soonest tick (epoch milliseconds) of the schedules not paused."""
+        ticks = [s.next_tick for s in self._states.values() if not s.paused]
+        return min((tick for tick in ticks if tick is not None), default=None)
 
     async def _fire(self, schedule: Schedule, state: _State, now_tick: int) -> bool:
         """Fire the schedule's due tick(s); False if the store refused (look again)."""

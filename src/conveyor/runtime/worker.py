@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import events
 from ..clock import to_datetime
@@ -32,6 +32,7 @@ from ..definitions import dependencies
 from ..definitions.chains import STEPS
 from ..definitions.dependencies import DEPENDS_ON
 from ..definitions.handlers import Handler
+from ..definitions.hooks import Hooks
 from ..errors import (
     ConveyorError,
     JobTimeoutError,
@@ -40,16 +41,12 @@ from ..errors import (
     UnknownJobError,
 )
 from ..events import EventEmitter
-from ..job import Job, JobConfig, JobStatus
+from ..job import Job, JobConfig, JobStatus, ask_cancel, begin_attempt, end_attempt
 from ..logs import log_job
 from ..serializers import Serializer
 from ..stores.base import JobRecord, Outcome, Store
 from .process import run_in_process
 from .tasks import cancel_and_wait
-
-if TYPE_CHECKING:
-    from ..metrics import Metrics
-    from ..tracing import Tracing
 
 log = logging.getLogger("conveyor.worker")
 
@@ -130,8 +127,7 @@ class Worker:
         emitter: EventEmitter,
         make_job: MakeJob,
         idle_poll: float = 1.0,
-        metrics: Metrics | None = None,
-        tracing: Tracing | None = None,
+        hooks: Hooks | None = None,
         continue_chain: Callable[[Job, Any], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
@@ -143,8 +139,7 @@ class Worker:
         self.emitter = emitter
         self.make_job = make_job
         self.idle_poll = idle_poll
-        self.metrics = metrics
-        self.tracing = tracing
+        self.hooks = hooks if hooks is not None else Hooks()
         self.continue_chain = continue_chain
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._running: dict[str, _Running] = {}
@@ -229,7 +224,7 @@ class Worker:
         if running is None or running.task is None:
             return False
         running.cancel_requested = True
-        running.job._cancel_asked = True
+        ask_cancel(running.job)
         if _interruptible(running):  # else it begins later, or its outcome is being stored
             running.task.cancel()
         return True
@@ -315,16 +310,14 @@ class Worker:
             return
         if not await self._may_start(running):
             return
-        job._reporter = self._report_progress
-        job._loop = asyncio.get_running_loop()
-        if self.metrics is not None:
-            self.metrics.job_started(job)
+        begin_attempt(job, self._report_progress, asyncio.get_running_loop())
+        self.hooks.started(job)
         log_job(log, "job %s (%s) attempt %d started", job.id, job.name, job.attempts,
                 job_id=job.id, job_name=job.name, queue=job.queue, attempt=job.attempts,
                 status=JobStatus.PROCESSING.value)  # fmt: skip
         self.emitter.emit(events.JOB_STARTED, job)
         try:
-            with self.tracing.processing(job) if self.tracing else contextlib.nullcontext():
+            with self.hooks.running(job):
                 value = await self._call_and_continue(job)
             outcome = Outcome(
                 job.id, self.worker_id, record.attempts, JobStatus.COMPLETED,
@@ -336,7 +329,7 @@ class Worker:
         except Exception as exc:
             outcome = self._failure(job, record, exc)
         finally:
-            job._reporter = None
+            end_attempt(job)
             self._settling(running)
         await self._settle(running, outcome)
 
@@ -495,8 +488,7 @@ class Worker:
         return record.retry_delay
 
     async def _fail_undecodable(self, running: _Running, exc: SerializationError) -> None:
-        if self.metrics is not None:
-            self.metrics.job_started(running.job)
+        self.hooks.started(running.job)
         record = running.record
         outcome = Outcome(record.id, self.worker_id, record.attempts, JobStatus.FAILED,
                           error=f"SerializationError: {exc}")  # fmt: skip
@@ -520,8 +512,8 @@ class Worker:
         finally:
             self._running.pop(job.id, None)
             self._slot_freed.set()
-            if self.metrics is not None and started:
-                self.metrics.job_finished(job, outcome.status, time.monotonic() - running.started)
+            if started:
+                self.hooks.finished(job, outcome.status, time.monotonic() - running.started)
 
     async def _settle_with_retries(self, outcome: Outcome) -> bool:
         outage = _Backoff()
