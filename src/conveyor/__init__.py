@@ -7,7 +7,8 @@ Embedded SQLite by default; ``memory://`` for tests; one URL away from many mach
 """
 
 from ._version import __version__
-from .client.queue import Queue, create_queue
+from .client.create import create_queue
+from .client.queue import Queue
 from .client.sync import SyncQueue
 from .errors import (
     BackendUnavailableError,

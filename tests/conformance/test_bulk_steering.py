@@ -51,9 +51,9 @@ async def test_age_counts_from_finishing_for_finished_jobs(make_queue: QueueFact
 async def test_bulk_operations_go_in_batches(
     make_queue: QueueFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import conveyor.client.queue
+    import conveyor.client.steering
 
-    monkeypatch.setattr(conveyor.client.queue, "BULK_BATCH", 4)
+    monkeypatch.setattr(conveyor.client.steering, "BULK_BATCH", 4)
     queue = make_queue()
     await queue.enqueue_many([("work", n) for n in range(10)])
     batches: list[int] = []

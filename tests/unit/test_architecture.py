@@ -32,7 +32,6 @@ LAYERS = {
 
 LONG_MODULES = {
     # module: why it is still longer than MAX_LINES (issue 20 splits them)
-    "conveyor.client.queue": "the facade still builds records and steers in bulk",
     "conveyor.runtime.worker": "start gates and the attempt still live in the claim loop",
     "conveyor.stores.base": "one protocol of 36 methods, records and helpers together",
     "conveyor.stores.memory": "one store class for every protocol",
@@ -51,8 +50,6 @@ CYCLES = {
 
 PRIVATE_READS = {
     # module: the private attributes of other modules' objects it still reads, and why
-    "conveyor.client.sync": ({"_enqueue_here", "_schedule_here", "_enqueue_many_here"},
-                             "the twins enqueue on the calling thread through Queue"),
     "conveyor.stores.redis._conn": ({"_close", "_writer"}, "redis-py's connection"),
     "conveyor.stores.redis._armed": ({"_close"}, "redis-py's connection"),
     "conveyor.stores.redis._listener": ({"_sock"}, "redis-py's connection"),

@@ -37,7 +37,9 @@ def make_queue(clock: FrozenClock, store: MemoryStore | None = None) -> Queue:
 
 def scheduler_of(queue: Queue) -> Scheduler:
     """A scheduler of the queue's schedules, stepped by hand instead of by its loop."""
-    return Scheduler(queue.store, queue.name, queue._schedules, queue._tick_jobs, lambda _: None)
+    scheduler = queue.make_scheduler()
+    assert scheduler is not None
+    return scheduler
 
 
 async def tick_times(queue: Queue) -> list[str]:

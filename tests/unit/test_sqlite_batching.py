@@ -9,6 +9,7 @@ from pathlib import Path
 from conveyor import ConveyorError, create_queue
 from conveyor.stores.sqlite import SQLiteStore
 from conveyor.stores.sqlite._connection import BulkInsert, _merged, _Request
+from testkit import job_record, unique_name
 
 
 async def test_a_failing_insert_in_a_batch_fails_alone(tmp_path: Path) -> None:
@@ -19,7 +20,7 @@ async def test_a_failing_insert_in_a_batch_fails_alone(tmp_path: Path) -> None:
         assert isinstance(store, SQLiteStore)
         existing = await store.get(first)
         assert existing is not None
-        fresh = [queue._build("x", {"n": n}, {}, where="test") for n in range(1, 6)]
+        fresh = [job_record(unique_name("job"), "b") for _ in range(1, 6)]
         clash = dataclasses.replace(existing)  # same id: violates the primary key
         results = await asyncio.gather(
             *(store.enqueue([r]) for r in fresh[:3]),

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ..client.queue import create_queue
+from ..client.create import create_queue
 from ..job import Job, JobPriority
 
 

@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 
 import click
 
-from ..client.queue import Queue, create_queue
+from ..client.create import create_queue
+from ..client.queue import Queue
 from ..errors import ConveyorError
 from ..stores import store_from_url
 

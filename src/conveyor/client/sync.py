@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from datetime import timedelta
 from functools import wraps
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from ..errors import ConveyorError
+from ..retry import check_seconds
 from .queue import Queue
+from .records import JobSpec, RecordFactory, given
+from .writer import NewJobs
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -71,11 +75,59 @@ class Portal:
             return self._loop
 
 
+class OnThisThread:
+    """Enqueues on the calling thread, blocking, where the store can; else does nothing.
+
+    For the twins of ``enqueue``, ``schedule`` and ``enqueue_many`` (see the module
+    docstring): each returns what the coroutine would, or ``None`` where the event loop
+    must do it (a unique key, a transaction's connection, a hook that waits after the
+    enqueue, a store that writes only on its loop).
+    """
+
+    def __init__(self, records: RecordFactory, new: NewJobs) -> None:
+        self._records = records
+        self._new = new
+
+    def enqueue(
+        self,
+        /,
+        name: str,
+        payload: Any = None,
+        *,
+        key: str | None = None,
+        unique_for: float | timedelta | None = None,
+        depends_on: Sequence[str] | None = None,
+        connection: Any = None,
+        **options: Any,
+    ) -> str | None:
+        """:meth:`Queue.enqueue` here, or ``None``."""
+        if key is not None or unique_for is not None or not self._new.may_store_here(connection):
+            return None
+        record = self._records.new(name, payload, given(**options), depends_on)
+        return self._new.store_here([record])
+
+    def schedule(
+        self, /, name: str, payload: Any, delay: float | timedelta, **config: Any
+    ) -> str | None:
+        """:meth:`Queue.schedule` here, or ``None``."""
+        check_seconds(delay, "delay")
+        return self.enqueue(name, payload, delay=delay, **config)
+
+    def enqueue_many(self, jobs: Iterable[JobSpec], *, connection: Any = None) -> list[str] | None:
+        """:meth:`Queue.enqueue_many` here, or ``None``."""
+        if not self._new.may_store_here(connection):
+            return None
+        records = self._records.many(jobs)
+        if records:
+            self._new.store_here(records)
+        return [record.id for record in records]
+
+
 def _twin(
     method: Callable[Concatenate[Queue, P], Coroutine[Any, Any, R]],
     *,
     closes_portal: bool = False,
-    here: Callable[Concatenate[Queue, P], R | None] | None = None,
+    here: Callable[Concatenate[OnThisThread, P], R | None] | None = None,
 ) -> Callable[Concatenate[SyncQueue, P], R]:
     """Make the blocking twin of ``method``.
 
@@ -86,7 +138,7 @@ def _twin(
     @wraps(method)
     def twin(self: SyncQueue, *args: P.args, **kwargs: P.kwargs) -> R:
         if here is not None:
-            done = here(self._queue, *args, **kwargs)
+            done = here(self._here, *args, **kwargs)
             if done is not None:
                 return done
         result = self.portal.call(method(self._queue, *args, **kwargs))
@@ -104,14 +156,15 @@ class SyncQueue:
     >>> job_id = queue.sync.enqueue("send-email", {"to": "a@example.com"})
     """
 
-    def __init__(self, queue: Queue) -> None:
+    def __init__(self, queue: Queue, here: OnThisThread) -> None:
         self._queue = queue
+        self._here = here
         self.portal = Portal()
         """The thread and loop the twins run on."""
 
-    enqueue = _twin(Queue.enqueue, here=Queue._enqueue_here)
-    schedule = _twin(Queue.schedule, here=Queue._schedule_here)
-    enqueue_many = _twin(Queue.enqueue_many, here=Queue._enqueue_many_here)
+    enqueue = _twin(Queue.enqueue, here=OnThisThread.enqueue)
+    schedule = _twin(Queue.schedule, here=OnThisThread.schedule)
+    enqueue_many = _twin(Queue.enqueue_many, here=OnThisThread.enqueue_many)
     chain = _twin(Queue.chain)
     group = _twin(Queue.group)
     get_job = _twin(Queue.get_job)
