@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .definitions.hooks import Hook
 from .errors import ConfigurationError
 from .job import Job, JobStatus, QueueStats
-from .stores.base import JobRecord
+from .stores.records import JobRecord
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry

@@ -28,7 +28,7 @@ from .definitions.hooks import Hook
 from .definitions.options import add_headers
 from .errors import ConfigurationError
 from .job import Job
-from .stores.base import JobRecord
+from .stores.records import JobRecord
 
 SYSTEM = "conveyor"
 """The ``messaging.system`` attribute of every span."""

@@ -8,7 +8,7 @@ import dataclasses
 
 from conftest import QueueFactory
 from conveyor.job import JobStatus
-from conveyor.stores.base import JobRecord, ScheduleRecord
+from conveyor.stores.records import JobRecord, ScheduleRecord
 from testkit import unique_name
 
 T0 = 1_900_000_000_000  # ms

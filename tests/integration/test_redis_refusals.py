@@ -21,7 +21,7 @@ import redis
 from private_servers import PrivateRedis
 
 from conveyor import BackendUnavailableError
-from conveyor.stores.base import JobRecord
+from conveyor.stores.records import JobRecord
 from conveyor.stores.redis import RedisStore
 from testkit import job_record, unique_name
 

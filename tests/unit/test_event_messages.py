@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conveyor.stores.base import StoreEvent, decode_events, encode_events
+from conveyor.stores.channel import StoreEvent, decode_events, encode_events
 
 AWKWARD = ["job:added", "", 'quote " and \\ backslash', "tab\tnew\nline", "é ü 字 🚀", "\x00\x1f"]
 

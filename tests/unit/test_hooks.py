@@ -9,7 +9,7 @@ import pytest
 
 from conveyor import Job, JobStatus, create_queue
 from conveyor.definitions.hooks import Hook, Hooks
-from conveyor.stores.base import JobRecord
+from conveyor.stores.records import JobRecord
 
 
 class Recorder(Hook):

@@ -26,7 +26,7 @@ from conveyor.errors import (
     SchemaVersionError,
 )
 from conveyor.stores import JobRecord, Outcome
-from conveyor.stores.base import StoreEvent
+from conveyor.stores.channel import StoreEvent
 from conveyor.stores.postgres import PostgresStore, migrate
 from conveyor.stores.postgres import queries as q
 from conveyor.stores.postgres._codec import MAX_MESSAGE

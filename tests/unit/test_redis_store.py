@@ -17,7 +17,8 @@ from conveyor.clock import FrozenClock, ServerClock
 from conveyor.errors import BackendUnavailableError, ConfigurationError
 from conveyor.job import JobStatus
 from conveyor.stores import Outcome, store_from_url
-from conveyor.stores.base import ScheduleRecord, StoreEvent, decode_events
+from conveyor.stores.channel import StoreEvent, decode_events
+from conveyor.stores.records import ScheduleRecord
 from conveyor.stores.redis import RedisStore
 from conveyor.stores.redis._keys import Keys
 from servers import REDIS, namespace_on

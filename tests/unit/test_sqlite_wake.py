@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conveyor.job import JobStatus
-from conveyor.stores.base import JobRecord
+from conveyor.stores.records import JobRecord
 from conveyor.stores.sqlite import SQLiteStore
 from conveyor.stores.sqlite import _wake as wake
 

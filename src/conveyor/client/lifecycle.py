@@ -22,7 +22,7 @@ from ..runtime.scheduler import JobMaker, Scheduler
 from ..runtime.worker import Worker
 from ..serializers import Serializer
 from ..stores import Store
-from ..stores.base import JobRecord
+from ..stores.records import JobRecord
 from .schedules import Schedules
 
 

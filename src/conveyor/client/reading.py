@@ -23,7 +23,7 @@ from ..retry import check_seconds
 from ..runtime.worker import WorkerInfo
 from ..serializers import Serializer
 from ..stores import Store
-from ..stores.base import JobRecord
+from ..stores.records import JobRecord
 from .records import JobSpec
 from .steering import KEEP, BulkSteering, check_status
 

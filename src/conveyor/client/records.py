@@ -29,8 +29,8 @@ from ..ids import new_job_ids
 from ..job import Job
 from ..runtime.scheduler import Schedule
 from ..serializers import Serializer
-from ..stores import Store
-from ..stores.base import JobRecord
+from ..stores import JobStore
+from ..stores.records import JobRecord
 
 JobSpec = tuple[str, Any] | tuple[str, Any, Mapping[str, Any]] | Mapping[str, Any]
 """An item of ``enqueue_many``: ``(name, payload)``, ``(name, payload, options)``, or a
@@ -44,7 +44,12 @@ class Owner(Protocol):
     """What the factory reads of its queue (a tester may swap the store, the CLI the name)."""
 
     name: str
-    store: Store
+
+    @property
+    def store(self) -> JobStore:
+        """The queue's store (read on each use: a tester may swap it)."""
+        ...
+
     handlers: HandlerRegistry
     serializer: Serializer
 

@@ -22,7 +22,9 @@ from typing import Protocol
 
 from .. import events
 from ..job import Job
-from ..stores.base import JobRecord, Store, StoreEvent
+from ..stores.base import Store
+from ..stores.channel import StoreEvent
+from ..stores.records import JobRecord
 
 log = logging.getLogger("conveyor.events")
 

@@ -17,14 +17,19 @@ from ..errors import InvalidScheduleError, ScheduleNotFoundError, UnknownJobErro
 from ..runtime.scheduler import Schedule, ScheduleInfo, check_missed
 from ..runtime.triggers import make_trigger
 from ..serializers import Serializer
-from ..stores import Store
+from ..stores import Coordination
 
 
 class Owner(Protocol):
     """What the schedules read of their queue."""
 
     name: str
-    store: Store
+
+    @property
+    def store(self) -> Coordination:
+        """The queue's store (read on each use: a tester may swap it)."""
+        ...
+
     handlers: HandlerRegistry
     serializer: Serializer
 

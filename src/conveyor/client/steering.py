@@ -19,8 +19,8 @@ from ..errors import InvalidJobError
 from ..job import Job, JobStatus
 from ..logs import log_job
 from ..retry import check_seconds
-from ..stores import Store
-from ..stores.base import JobMatch, JobRecord
+from ..stores import JobStore
+from ..stores.records import JobMatch, JobRecord
 from .records import JobSpec
 
 log = logging.getLogger("conveyor.queue")
@@ -38,7 +38,11 @@ class Owner(Protocol):
     """What bulk steering reads of its queue."""
 
     name: str
-    store: Store
+
+    @property
+    def store(self) -> JobStore:
+        """The queue's store (read on each use: a tester may swap it)."""
+        ...
 
     async def enqueue_many(self, jobs: list[JobSpec]) -> list[str]:
         """Store new jobs in one call (reruns)."""

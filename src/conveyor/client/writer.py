@@ -18,8 +18,8 @@ from ..definitions.hooks import Hooks
 from ..events import EventEmitter
 from ..job import Job
 from ..logs import log_job
-from ..stores import Store
-from ..stores.base import JobRecord
+from ..stores import JobStore
+from ..stores.records import JobRecord
 
 log = logging.getLogger("conveyor.queue")
 
@@ -27,7 +27,11 @@ log = logging.getLogger("conveyor.queue")
 class Owner(Protocol):
     """What the writer reads of its queue (a tester may swap the store)."""
 
-    store: Store
+    @property
+    def store(self) -> JobStore:
+        """The queue's store (read on each use: a tester may swap it)."""
+        ...
+
     emitter: EventEmitter
     hooks: Hooks
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import InvalidJobError
 from ..job import JobStatus
-from ..stores.base import Store
+from ..stores.base import JobStore
 
 DEPENDS_ON = "conveyor-depends-on"
 """Header: the ids of the jobs this one waits for, as a JSON list."""
@@ -62,7 +62,7 @@ def dependency_headers(ids: Sequence[str], *, gather: bool = False) -> dict[str,
 
 
 async def check(
-    store: Store,
+    store: JobStore,
     headers: Mapping[str, str],
     waited: float,
     decode: Callable[[bytes], Any],

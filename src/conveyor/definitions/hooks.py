@@ -26,7 +26,7 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager, nullco
 from typing import TypeVar
 
 from ..job import Job, JobStatus
-from ..stores.base import JobRecord
+from ..stores.records import JobRecord
 
 log = logging.getLogger("conveyor.hooks")
 

@@ -23,7 +23,7 @@ from ..retry import (
     validate_policy,
 )
 from ..serializers import Serializer
-from ..stores.base import JobRecord
+from ..stores.records import JobRecord
 
 T = TypeVar("T")
 

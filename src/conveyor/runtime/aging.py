@@ -13,7 +13,7 @@ import asyncio
 import logging
 
 from ..errors import ConveyorError
-from ..stores.base import Store
+from ..stores.base import JobStore
 from .tasks import Background
 
 log = logging.getLogger("conveyor.aging")
@@ -27,7 +27,7 @@ MOST_EVERY = 5.0
 class Ager:
     """Raises a queue's long-waiting pending jobs, in a task of the running loop."""
 
-    def __init__(self, store: Store, queue: str, age_after: float) -> None:
+    def __init__(self, store: JobStore, queue: str, age_after: float) -> None:
         self.store = store
         self.queue = queue
         self.age_after = age_after

@@ -14,7 +14,8 @@ import logging
 from collections.abc import Callable, Mapping
 
 from ..definitions.retention import PRUNED, Retention
-from ..stores.base import JobMatch, Store
+from ..stores.base import JobStore
+from ..stores.records import JobMatch
 from .tasks import Background
 
 log = logging.getLogger("conveyor.retention")
@@ -35,7 +36,7 @@ class Pruner:
 
     def __init__(
         self,
-        store: Store,
+        store: JobStore,
         queue: str,
         retention: Retention,
         handlers: Callable[[], Mapping[str, Retention]],

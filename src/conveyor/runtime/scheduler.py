@@ -2,7 +2,7 @@
 
 Every process that starts a queue with schedules runs a :class:`Scheduler`; there is no
 leader to elect. Each tick is fired with one atomic compare-and-set on the store
-(:meth:`~conveyor.stores.base.Store.fire_schedule`): the schedule moves from the tick
+(:meth:`~conveyor.stores.base.Coordination.fire_schedule`): the schedule moves from the tick
 this process last saw to the new one and the tick's job is stored in the same step, so
 of all the processes that reach a tick, exactly one creates its job, and a restart
 cannot fire a tick twice (where a schedule stands lives in the store, not here).
@@ -21,7 +21,8 @@ from typing import Any, Literal
 
 from ..clock import Clock, to_datetime
 from ..errors import BackendUnavailableError, InvalidScheduleError
-from ..stores.base import JobRecord, ScheduleRecord, Store
+from ..stores.base import Coordination
+from ..stores.records import JobRecord, ScheduleRecord
 from .tasks import Background
 from .triggers import Trigger
 
@@ -141,7 +142,7 @@ class Scheduler:
 
     def __init__(
         self,
-        store: Store,
+        store: Coordination,
         queue: str,
         schedules: Mapping[str, Schedule],
         make_jobs: JobMaker,

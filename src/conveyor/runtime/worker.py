@@ -44,7 +44,8 @@ from ..events import EventEmitter
 from ..job import Job, JobConfig, JobStatus, ask_cancel, begin_attempt, end_attempt
 from ..logs import log_job
 from ..serializers import Serializer
-from ..stores.base import JobRecord, Outcome, Store
+from ..stores.base import Store
+from ..stores.records import JobRecord, Outcome
 from .process import run_in_process
 from .tasks import cancel_and_wait
 

@@ -7,13 +7,18 @@ from urllib.parse import urlsplit
 
 from ..clock import Clock
 from ..errors import ConfigurationError
-from .base import Capabilities, ChangeSignal, JobRecord, Outcome, Renewal, Store
+from .base import Coordination, EventChannel, JobStore, Store
+from .records import Capabilities, JobRecord, Outcome, Renewal
+from .signals import ChangeSignal
 from .urls import mask_url, url_flag
 
 __all__ = [
     "Capabilities",
     "ChangeSignal",
+    "Coordination",
+    "EventChannel",
     "JobRecord",
+    "JobStore",
     "Outcome",
     "Renewal",
     "Store",

@@ -15,20 +15,10 @@ from collections.abc import Sequence
 
 from ..clock import Clock, SystemClock
 from ..job import JobPriority, JobStatus, QueueStats
-from .base import (
-    Capabilities,
-    ChangeSignal,
-    ClaimsAfterWaking,
-    JobMatch,
-    JobRecord,
-    NoWritesHere,
-    Outcome,
-    RemoteEvents,
-    Renewal,
-    ScheduleRecord,
-    next_due,
-    refuse_connection,
-)
+from .base import NoWritesHere, refuse_connection
+from .channel import RemoteEvents
+from .records import Capabilities, JobMatch, JobRecord, Outcome, Renewal, ScheduleRecord, next_due
+from .signals import ChangeSignal, ClaimsAfterWaking
 
 _WAITING = (JobStatus.PENDING, JobStatus.SCHEDULED)
 

@@ -50,22 +50,11 @@ from ...clock import Clock, ServerClock
 from ...errors import ConfigurationError, ConveyorError
 from ...job import JobStatus, QueueStats
 from .._coalesce import Coalescer
-from ..base import (
-    ANONYMOUS_ORIGIN,
-    Capabilities,
-    ChangeSignal,
-    ClaimsAfterWaking,
-    JobMatch,
-    JobRecord,
-    NoWritesHere,
-    Outcome,
-    PerLoop,
-    RemoteEvents,
-    RemoteListener,
-    Renewal,
-    ScheduleRecord,
-    decode_events,
-)
+from ..base import NoWritesHere
+from ..channel import ANONYMOUS_ORIGIN, RemoteEvents, RemoteListener, decode_events
+from ..loops import PerLoop
+from ..records import Capabilities, JobMatch, JobRecord, Outcome, Renewal, ScheduleRecord
+from ..signals import ChangeSignal, ClaimsAfterWaking
 from . import queries
 from ._codec import Params, outcome_params, record_params, to_record
 from ._listener import Listener

@@ -7,7 +7,8 @@ from typing import Any
 
 from ... import events
 from ...job import JobStatus
-from ..base import JobRecord, Outcome, StoreEvent, encode_events, quote_json
+from ..channel import StoreEvent, encode_events, quote_json
+from ..records import JobRecord, Outcome
 from ._arrays import ByteaArray, Float8Array, Int4Array, TextArray
 
 Params = dict[str, Any]

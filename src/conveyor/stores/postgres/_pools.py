@@ -20,7 +20,7 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
-from ..base import PerLoop
+from ..loops import PerLoop
 from ._arrays import register as register_arrays
 from ._url import CONNECT_TIMEOUT, Settings
 

@@ -60,22 +60,11 @@ from ...errors import BackendUnavailableError
 from ...events import JOB_ADDED
 from ...job import JobStatus, QueueStats
 from .._coalesce import Coalescer
-from ..base import (
-    Capabilities,
-    ChangeSignal,
-    ClaimsAfterWaking,
-    JobMatch,
-    JobRecord,
-    NoWritesHere,
-    Outcome,
-    PerLoop,
-    RemoteEvents,
-    Renewal,
-    ScheduleRecord,
-    decode_events,
-    encode_event,
-    refuse_connection,
-)
+from ..base import NoWritesHere, refuse_connection
+from ..channel import RemoteEvents, decode_events, encode_event
+from ..loops import PerLoop
+from ..records import Capabilities, JobMatch, JobRecord, Outcome, Renewal, ScheduleRecord
+from ..signals import ChangeSignal, ClaimsAfterWaking
 from . import _scripts as lua
 from ._armed import ArmedClaims
 from ._cluster import SlotLocator

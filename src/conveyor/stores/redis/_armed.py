@@ -24,7 +24,7 @@ from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import RedisError, ResponseError
 
 from ...errors import ConveyorError
-from ..base import ChangeSignal
+from ..signals import ChangeSignal
 from ._codec import Arg
 from ._conn import Link, connect, raise_errors, take_idle
 from ._packing import pack_command

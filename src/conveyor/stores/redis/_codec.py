@@ -18,7 +18,8 @@ from operator import attrgetter
 from typing import Any
 
 from ...job import JobStatus
-from ..base import JobRecord, Outcome, quote_json
+from ..channel import quote_json
+from ..records import JobRecord, Outcome
 
 Arg = str | bytes | int | float
 

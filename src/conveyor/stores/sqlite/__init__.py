@@ -28,19 +28,10 @@ from urllib.parse import parse_qs, urlsplit
 from ...clock import Clock, SystemClock
 from ...errors import BackendUnavailableError, ConfigurationError, IncompatibleStoreError
 from ...job import JobStatus, QueueStats
-from ..base import (
-    Capabilities,
-    ChangeSignal,
-    ClaimsAfterWaking,
-    JobMatch,
-    JobRecord,
-    Outcome,
-    RemoteEvents,
-    Renewal,
-    ScheduleRecord,
-    next_due,
-    refuse_connection,
-)
+from ..base import refuse_connection
+from ..channel import RemoteEvents
+from ..records import Capabilities, JobMatch, JobRecord, Outcome, Renewal, ScheduleRecord, next_due
+from ..signals import ChangeSignal, ClaimsAfterWaking
 from . import queries as q
 from ._connection import (
     BUSY,

@@ -39,7 +39,7 @@ CREATE INDEX jobs_leases ON jobs (lease_expires_at) WHERE status = 'processing';
 CREATE INDEX jobs_status ON jobs (queue, status, id);
 
 -- Sends the events of one statement as NOTIFY messages on `channel`, in the shape of
--- conveyor.stores.base.encode_events, split so that no message nears the 8000-byte
+-- conveyor.stores.channel.encode_events, split so that no message nears the 8000-byte
 -- limit; they are delivered when (and only if) the transaction commits. An event
 -- whose queue name alone would overflow a message is left out rather than failing
 -- the transition. With `durable` false, the transaction's commit does not wait for
