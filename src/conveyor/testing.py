@@ -36,8 +36,7 @@ from .definitions.hooks import Hook
 from .job import Job, JobStatus
 from .retry import check_seconds
 from .runtime.scheduler import Scheduler
-from .stores import Store
-from .stores.memory import MemoryStore
+from .stores import Store, store_from_url
 
 __all__ = ["ANY", "QueueTester", "queue_fixture"]
 
@@ -98,7 +97,7 @@ class QueueTester:
     async def begin(self) -> None:
         """Swap the queue's store for memory; jobs run only when the test drains them."""
         self._saved_store = self.queue.store
-        self.queue.store = MemoryStore(clock=self.clock)
+        self.queue.point_at(store=store_from_url("memory://", self.clock))
         for event in _FINISHED:
             self.queue.on(event, self._finished.append)
         if self.inline:
@@ -113,7 +112,7 @@ class QueueTester:
         for event in _FINISHED:
             self.queue.off(event, self._finished.append)
         if self._saved_store is not None:
-            self.queue.store = self._saved_store
+            self.queue.point_at(store=self._saved_store)
 
     # -- moving ------------------------------------------------------------------------
 

@@ -57,8 +57,6 @@ NAMEDTUPLE_API = {"_replace", "_asdict", "_fields", "_make"}
 
 STORES_BUILT = {
     # module outside the facade that imports a store package: why
-    "conveyor.cli.main": "`conveyor migrate` runs a store's migrations itself",
-    "conveyor.testing": "QueueTester runs the queue on a memory store of its own",
 }
 
 

@@ -22,7 +22,6 @@ from ..client.queue import Queue
 from ..errors import ConveyorError
 from ..logs import configure_logging
 from ..runtime.scheduler import ScheduleInfo
-from ..stores import Store
 from .jobs import COMMANDS
 from .target import load_queue, on_queue
 
@@ -279,32 +278,17 @@ def migrate(url: str) -> None:
     For PostgreSQL stores opened with ?migrate=false: run it once per release, before
     the new code starts. SQLite files are migrated when opened; this opens one.
     """
-    from ..stores import mask_url, store_from_url
+    from ..stores import mask_url, migrate_store
 
     try:
-        if url.split(":", 1)[0].lower() in ("postgresql", "postgres"):
-            from ..stores.postgres import migrate as migrate_postgres
-
-            applied = migrate_postgres(url)
-            for migration in applied:
-                click.echo(f"applied {migration.version:04d}_{migration.name}")
-            if not applied:
-                click.echo("nothing to apply")
-        else:
-            store = store_from_url(url)
-            path = getattr(store, "path", None)
-            created = path is not None and not os.path.exists(path)
-            asyncio.run(_open_and_close(store))
-            if created:
-                click.echo(f"created {path}")
+        done = migrate_store(url)
     except ConveyorError as exc:
         raise click.ClickException(str(exc)) from None
+    for line in done:
+        click.echo(line)
+    if not done and url.split(":", 1)[0].lower() in ("postgresql", "postgres"):
+        click.echo("nothing to apply")
     click.echo(f"{mask_url(url)}: schema up to date")
-
-
-async def _open_and_close(store: Store) -> None:
-    await store.open()
-    await store.close()
 
 
 def _name(signum: int) -> str:

@@ -20,7 +20,6 @@ import click
 from ..client.create import create_queue
 from ..client.queue import Queue
 from ..errors import ConveyorError
-from ..stores import store_from_url
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -91,9 +90,9 @@ def open_queue(target: str | None, url: str | None, queue_name: str | None) -> Q
     if (url is not None and "CONVEYOR_URL" not in os.environ) or (
         url and url != os.environ.get("CONVEYOR_URL")
     ):
-        queue.store = _guarded(lambda: store_from_url(url or ""))
-    if queue_name is not None:
-        queue.name = queue_name
+        _guarded(lambda: queue.point_at(url, name=queue_name))
+    elif queue_name is not None:
+        _guarded(lambda: queue.point_at(name=queue_name))
     return queue
 
 

@@ -29,8 +29,16 @@ from .schedules import Schedules
 class Owner(Protocol):
     """What the runtime reads of its queue."""
 
-    name: str
-    store: Store
+    @property
+    def name(self) -> str:
+        """The queue's name."""
+        ...
+
+    @property
+    def store(self) -> Store:
+        """The queue's store (read on each use: :meth:`Queue.point_at` may change it)."""
+        ...
+
     lease: float
     serializer: Serializer
     emitter: EventEmitter

@@ -16,18 +16,19 @@ from ..definitions.hooks import Hooks
 from ..definitions.options import check_unique
 from ..definitions.retention import FOR_EVER, Retention
 from ..definitions.settings import check_queue_name, check_workers
+from ..errors import ConfigurationError
 from ..events import Callback, EventEmitter
 from ..job import Job, JobPriority, JobStatus
 from ..logs import log_job
 from ..retry import RetryDelay, check_seconds
-from ..runtime.scheduler import ScheduleInfo, Scheduler
+from ..runtime.scheduler import Scheduler
 from ..serializers import JSON, Serializer
-from ..stores import Store
+from ..stores import Store, store_from_url
 from .lifecycle import Lifecycle
 from .reading import ReadAndSteer
 from .records import JobSpec, RecordFactory, given
 from .remote import RemoteEventBridge
-from .schedules import Schedules
+from .schedules import Schedules, ScheduleVerbs
 from .writer import NewJobs
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ log = logging.getLogger("conveyor.queue")
 F = TypeVar("F", bound=HandlerFunc)
 
 
-class Queue(ReadAndSteer):
+class Queue(ReadAndSteer, ScheduleVerbs):
     """A named queue on a store: register handlers, enqueue jobs, run workers.
 
     Make one with :func:`create_queue`. Every coroutine has a blocking twin on
@@ -61,8 +62,8 @@ class Queue(ReadAndSteer):
         age_after: float | None = None,
     ) -> None:
         check_queue_name(name)
-        self.store = store
-        self.name = name
+        self._store = store
+        self._name = name
         self.workers = workers
         self.lease = lease
         self.serializer = serializer
@@ -271,56 +272,6 @@ class Queue(ReadAndSteer):
         if record is not None:
             await self._new.store([record], None, unique=True)
 
-    def cron(
-        self,
-        /,
-        name: str,
-        schedule: str | timedelta,
-        payload: Any = None,
-        *,
-        timezone: str = "UTC",
-        key: str | None = None,
-        missed: str | int = "latest",
-        **config: Any,
-    ) -> Queue:
-        """Enqueue ``name`` at every tick of ``schedule``; returns the queue (chainable).
-
-        ``schedule`` is a 5-field cron expression (``"0 3 * * *"``), a 6-field one with
-        seconds first, an alias (``@hourly``, ``@daily``, ``@weekly``, ``@monthly``,
-        ``@yearly``) or a ``timedelta`` interval (at least 1 s). Expressions read the
-        wall clock of ``timezone`` (an IANA name). However many processes run the
-        queue, each tick enqueues exactly one job, whose ``config.scheduled_at`` is the
-        tick's time. ``missed``: after downtime, ``"latest"`` runs the most recent
-        missed tick once, ``"skip"`` runs none, a number N runs up to the N most recent.
-        ``key`` names the schedule (default: ``name``), to give one job several
-        schedules. ``config``: job options, as for :meth:`enqueue`. The handler must be
-        registered first; every mistake is raised here, not at the first tick.
-        Schedules fire in processes that :meth:`start` the queue.
-        """
-        self._schedules.add(name, schedule, payload, timezone=timezone, key=key, missed=missed,
-                            config=config)  # fmt: skip
-        return self
-
-    async def get_schedules(self) -> list[ScheduleInfo]:
-        """List this queue's schedules as stored: next and last run, paused, stale."""
-        return await self._schedules.infos()
-
-    async def pause_schedule(self, key: str) -> None:
-        """Stop a schedule from firing, in every process, until it is resumed."""
-        await self._schedules.set_paused(key, True)
-
-    async def resume_schedule(self, key: str) -> None:
-        """Let a paused schedule fire again, from its next tick (missed ones are skipped)."""
-        await self._schedules.set_paused(key, False)
-
-    async def remove_schedule(self, key: str) -> None:
-        """Delete a schedule from the store; running processes stop firing it.
-
-        A process that starts with the schedule still in its code registers it again:
-        delete it from the code as well.
-        """
-        await self._schedules.remove(key)
-
     async def cancel(self, job_id: str) -> bool:
         """Cancel a pending or scheduled job, or ask a running one to stop."""
         status = await self.store.cancel(job_id)
@@ -384,6 +335,28 @@ class Queue(ReadAndSteer):
         await self.stop()
         self._remote.close()
         await self.store.close()
+
+    def point_at(
+        self, url: str | None = None, *, name: str | None = None, store: Store | None = None
+    ) -> None:
+        """Point this queue, before it starts, at another store or queue name.
+
+        ``url`` makes a new store as :func:`create_queue` does (``store``: one made
+        already, unopened). Handlers, hooks, callbacks and schedules stay. What the
+        CLI's ``--url`` and ``--queue`` do to a TARGET's queue, and what
+        :class:`~conveyor.testing.QueueTester` does. Raises ``ConfigurationError``
+        while the queue runs.
+        """
+        if self.is_running:
+            raise ConfigurationError(f"{self!r} is running: stop it before point_at()")
+        if url is not None:
+            store = store_from_url(url, self.store.clock)
+        if store is not None:
+            self._store = store
+        if name is not None:
+            check_queue_name(name)
+            self._name = name
+        self._records.forget()
 
     async def __aenter__(self) -> Queue:
         self._remote.bind_running_loop()

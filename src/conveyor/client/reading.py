@@ -33,9 +33,19 @@ log = logging.getLogger("conveyor.queue")
 class ReadAndSteer:
     """Reading and steering stored jobs: the facade's methods that need only the store."""
 
-    store: Store
-    name: str
     serializer: Serializer
+    _store: Store
+    _name: str
+
+    @property
+    def store(self) -> Store:
+        """The store this queue's jobs live in (:meth:`Queue.point_at` changes it)."""
+        return self._store
+
+    @property
+    def name(self) -> str:
+        """The queue's name (:meth:`Queue.point_at` changes it)."""
+        return self._name
 
     async def enqueue_many(self, jobs: Iterable[JobSpec], *, connection: Any = None) -> list[str]:
         """Add many jobs in one round trip (the facade's; reruns use it)."""

@@ -43,11 +43,14 @@ _KEPT_NAMES = 256
 class Owner(Protocol):
     """What the factory reads of its queue (a tester may swap the store, the CLI the name)."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The queue's name."""
+        ...
 
     @property
     def store(self) -> JobStore:
-        """The queue's store (read on each use: a tester may swap it)."""
+        """The queue's store (read on each use: :meth:`Queue.point_at` may change it)."""
         ...
 
     handlers: HandlerRegistry
@@ -62,8 +65,10 @@ class RecordFactory:
         self._plain: dict[str, tuple[bool, JobRecord]] = {}
         """Per job name: whether a handler is registered, and a record of that job built
         without options (its settings, worked out once for every such enqueue)."""
-        self._plain_queue = owner.name
-        """The queue those records are of (the CLI may point the queue at another)."""
+
+    def forget(self) -> None:
+        """Drop what was worked out for the queue as it was (it now has another name)."""
+        self._plain.clear()
 
     def new(
         self, name: str, payload: Any, raw: dict[str, Any], depends_on: Sequence[str] | None
@@ -197,9 +202,6 @@ class RecordFactory:
         """
         owner = self._owner
         check_name(name)
-        if owner.name != self._plain_queue:
-            self._plain.clear()
-            self._plain_queue = owner.name
         plain = not raw
         known = self._plain.get(name) if plain else None
         if known is not None and (known[0] or not owner.handlers):  # as check_known decides

@@ -44,8 +44,16 @@ JOB_EVENTS = frozenset(
 class Followed(Protocol):
     """What the bridge reads of the queue it serves (a tester may swap its store)."""
 
-    name: str
-    store: Store
+    @property
+    def name(self) -> str:
+        """The queue's name."""
+        ...
+
+    @property
+    def store(self) -> Store:
+        """The queue's store (read on each use: :meth:`Queue.point_at` may change it)."""
+        ...
+
     emitter: events.EventEmitter
 
 

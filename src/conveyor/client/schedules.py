@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from ..definitions.handlers import HandlerRegistry
 from ..definitions.options import check_name, check_options
@@ -23,11 +23,14 @@ from ..stores import Coordination
 class Owner(Protocol):
     """What the schedules read of their queue."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The queue's name."""
+        ...
 
     @property
     def store(self) -> Coordination:
-        """The queue's store (read on each use: a tester may swap it)."""
+        """The queue's store (read on each use: :meth:`Queue.point_at` may change it)."""
         ...
 
     handlers: HandlerRegistry
@@ -115,3 +118,59 @@ class Schedules(Mapping[str, Schedule]):
         store, queue = self._owner.store, self._owner.name
         if not await store.remove_schedules(queue, [key]):
             raise ScheduleNotFoundError(f"queue {queue!r} has no schedule {key!r}")
+
+
+class ScheduleVerbs:
+    """The facade's methods for recurring schedules (:class:`Queue` has them)."""
+
+    _schedules: Schedules
+
+    def cron(
+        self,
+        /,
+        name: str,
+        schedule: str | timedelta,
+        payload: Any = None,
+        *,
+        timezone: str = "UTC",
+        key: str | None = None,
+        missed: str | int = "latest",
+        **config: Any,
+    ) -> Self:
+        """Enqueue ``name`` at every tick of ``schedule``; returns the queue (chainable).
+
+        ``schedule`` is a 5-field cron expression (``"0 3 * * *"``), a 6-field one with
+        seconds first, an alias (``@hourly``, ``@daily``, ``@weekly``, ``@monthly``,
+        ``@yearly``) or a ``timedelta`` interval (at least 1 s). Expressions read the
+        wall clock of ``timezone`` (an IANA name). However many processes run the
+        queue, each tick enqueues exactly one job, whose ``config.scheduled_at`` is the
+        tick's time. ``missed``: after downtime, ``"latest"`` runs the most recent
+        missed tick once, ``"skip"`` runs none, a number N runs up to the N most recent.
+        ``key`` names the schedule (default: ``name``), to give one job several
+        schedules. ``config``: job options, as for :meth:`enqueue`. The handler must be
+        registered first; every mistake is raised here, not at the first tick.
+        Schedules fire in processes that :meth:`start` the queue.
+        """
+        self._schedules.add(name, schedule, payload, timezone=timezone, key=key, missed=missed,
+                            config=config)  # fmt: skip
+        return self
+
+    async def get_schedules(self) -> list[ScheduleInfo]:
+        """List this queue's schedules as stored: next and last run, paused, stale."""
+        return await self._schedules.infos()
+
+    async def pause_schedule(self, key: str) -> None:
+        """Stop a schedule from firing, in every process, until it is resumed."""
+        await self._schedules.set_paused(key, True)
+
+    async def resume_schedule(self, key: str) -> None:
+        """Let a paused schedule fire again, from its next tick (missed ones are skipped)."""
+        await self._schedules.set_paused(key, False)
+
+    async def remove_schedule(self, key: str) -> None:
+        """Delete a schedule from the store; running processes stop firing it.
+
+        A process that starts with the schedule still in its code registers it again:
+        delete it from the code as well.
+        """
+        await self._schedules.remove(key)

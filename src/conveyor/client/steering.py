@@ -37,7 +37,10 @@ _WAITING = (JobStatus.PENDING, JobStatus.SCHEDULED)
 class Owner(Protocol):
     """What bulk steering reads of its queue."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The queue's name."""
+        ...
 
     @property
     def store(self) -> JobStore:

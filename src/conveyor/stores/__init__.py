@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import os
 from urllib.parse import urlsplit
 
 from ..clock import Clock
@@ -23,6 +25,7 @@ __all__ = [
     "Renewal",
     "Store",
     "mask_url",
+    "migrate_store",
     "store_from_url",
     "url_flag",
 ]
@@ -57,6 +60,30 @@ def store_from_url(url: str, clock: Clock | None = None) -> Store:
     raise ConfigurationError(
         f"unknown store URL scheme {scheme!r} in {mask_url(url)!r}; supported: {_SCHEMES}"
     )
+
+
+def migrate_store(url: str) -> list[str]:
+    """Create or upgrade the schema of the store at ``url``; say what was done, a line each.
+
+    PostgreSQL applies its pending migrations (``applied 0002_name``, one line each);
+    the other stores migrate when opened, so this opens and closes one (a new SQLite
+    file: ``created <path>``).
+    """
+    if urlsplit(url).scheme.lower() in ("postgresql", "postgres"):
+        _need_extra("psycopg", "postgres", url)
+        from .postgres import migrate
+
+        return [f"applied {m.version:04d}_{m.name}" for m in migrate(url)]
+    store = store_from_url(url)
+    path = getattr(store, "path", None)
+    created = path is not None and not os.path.exists(path)
+    asyncio.run(_open_and_close(store))
+    return [f"created {path}"] if created else []
+
+
+async def _open_and_close(store: Store) -> None:
+    await store.open()
+    await store.close()
 
 
 def _need_extra(module: str, extra: str, url: str) -> None:
