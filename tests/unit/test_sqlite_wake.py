@@ -90,9 +90,9 @@ def _record(job_id: str) -> JobRecord:
 async def test_a_commit_wakes_a_store_waiting_on_the_same_file_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import conveyor.stores.sqlite as sqlite_store
+    from conveyor.stores.sqlite import _file as watching
 
-    monkeypatch.setattr(sqlite_store, "_WATCH_WITH_DOORBELL", 30.0)  # only a ring is quick
+    monkeypatch.setattr(watching, "_WATCH_WITH_DOORBELL", 30.0)  # only a ring is quick
     url = f"sqlite:///{tmp_path / 'x.db'}"
     waiting, writing = SQLiteStore(url), SQLiteStore(url)  # as two processes would
     try:

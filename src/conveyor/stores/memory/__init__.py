@@ -3,54 +3,32 @@
 Jobs live in dictionaries and heaps guarded by one lock, so the store can be shared by
 several event loops of one process (the sync twins run on a loop of their own). Nothing
 survives the process.
+
+:class:`MemoryStore` is built in layers: :mod:`._state` has the state and its lock,
+:mod:`._coordination` the :class:`~conveyor.stores.base.Coordination` methods, this
+module the jobs.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import heapq
-import threading
 from collections import defaultdict
 from collections.abc import Sequence
 
-from ..clock import Clock, SystemClock
-from ..job import JobPriority, JobStatus, QueueStats
-from .base import NoWritesHere, refuse_connection
-from .channel import RemoteEvents
-from .records import Capabilities, JobMatch, JobRecord, Outcome, Renewal, ScheduleRecord, next_due
-from .signals import ChangeSignal, ClaimsAfterWaking
+from ...job import JobPriority, JobStatus, QueueStats
+from ..base import NoWritesHere, refuse_connection
+from ..records import Capabilities, JobMatch, JobRecord, Outcome, Renewal
+from ..signals import ClaimsAfterWaking
+from ._coordination import MemoryCoordination
 
 _WAITING = (JobStatus.PENDING, JobStatus.SCHEDULED)
 
 
-class MemoryStore(NoWritesHere, ClaimsAfterWaking):
+class MemoryStore(NoWritesHere, ClaimsAfterWaking, MemoryCoordination):
     """A process-local store; see the module docstring."""
 
     capabilities = Capabilities(cross_process=False, cross_process_events=False)
-
-    def __init__(self, url: str = "memory://", clock: Clock | None = None) -> None:
-        self.url = url
-        self.clock: Clock = clock or SystemClock()
-        self.changes = ChangeSignal()
-        self.remote_events = RemoteEvents()
-        self._lock = threading.Lock()
-        self._jobs: dict[str, JobRecord] = {}
-        self._keys: dict[tuple[str, str | None], str] = {}
-        """The job that last took each (queue, unique key)."""
-        self._slots: dict[str, dict[str, float]] = defaultdict(dict)
-        """Concurrency slots: bucket -> holder -> until when."""
-        self._rates: dict[str, float] = {}
-        """Rate limits: bucket -> when its next start is due."""
-        self._ready: dict[str, list[tuple[int, float, str]]] = defaultdict(list)
-        self._delayed: dict[str, list[tuple[float, str]]] = defaultdict(list)
-        self._schedules: dict[tuple[str, str], ScheduleRecord] = {}
-        self._workers: dict[str, tuple[float, str]] = {}
-
-    async def open(self) -> None:
-        """Nothing to open."""
-
-    async def close(self) -> None:
-        """Nothing to close; the jobs stay for as long as the object lives."""
 
     async def enqueue(self, records: Sequence[JobRecord], connection: object = None) -> None:
         """Store copies of ``records``."""
@@ -75,24 +53,6 @@ class MemoryStore(NoWritesHere, ClaimsAfterWaking):
         self.changes.fire()
         return record.id
 
-    async def acquire_slot(self, bucket: str, limit: int, holder: str, ttl: float) -> bool:
-        """Take or renew a slot of ``bucket`` (at most ``limit`` live holders)."""
-        now = self.clock.now()
-        with self._lock:
-            holders = self._slots[bucket]
-            for other, until in list(holders.items()):
-                if until <= now:
-                    del holders[other]
-            if holder not in holders and len(holders) >= limit:
-                return False
-            holders[holder] = now + ttl
-            return True
-
-    async def release_slot(self, bucket: str, holder: str) -> None:
-        """Give back a slot."""
-        with self._lock:
-            self._slots[bucket].pop(holder, None)
-
     async def age_jobs(self, queue: str, before: float, limit: int) -> int:
         """Raise long-waiting pending jobs one priority level."""
         now = self.clock.now()
@@ -112,22 +72,6 @@ class MemoryStore(NoWritesHere, ClaimsAfterWaking):
                     self._index(record)
                     raised += 1
         return raised
-
-    async def take_start(self, bucket: str, interval: float) -> float:
-        """Take a start of ``bucket`` if one is due; else return the seconds to wait."""
-        now = self.clock.now()
-        with self._lock:
-            due = self._rates.get(bucket, 0.0)
-            if due > now:
-                return due - now
-            self._rates[bucket] = next_due(due, now, interval)
-            return 0.0
-
-    def _index(self, record: JobRecord) -> None:
-        if record.status is JobStatus.PENDING:
-            heapq.heappush(self._ready[record.queue], (-record.priority, record.run_at, record.id))
-        elif record.status is JobStatus.SCHEDULED:
-            heapq.heappush(self._delayed[record.queue], (record.run_at, record.id))
 
     def _promote(self, queue: str, now: float) -> None:
         delayed = self._delayed[queue]
@@ -375,86 +319,6 @@ class MemoryStore(NoWritesHere, ClaimsAfterWaking):
                 return False
             del self._jobs[job_id]
         return True
-
-    # -- workers -------------------------------------------------------------------------
-
-    async def beat_worker(self, worker_id: str, info: str, ttl: float) -> None:
-        """Keep the worker's info until ``ttl`` seconds from now."""
-        with self._lock:
-            self._workers[worker_id] = (self.clock.now() + ttl, info)
-
-    async def list_workers(self) -> list[str]:
-        """Return the info of workers whose last beat has not expired."""
-        now = self.clock.now()
-        with self._lock:
-            return [info for _, (expires, info) in sorted(self._workers.items()) if expires > now]
-
-    async def forget_worker(self, worker_id: str) -> None:
-        """Forget a worker."""
-        with self._lock:
-            self._workers.pop(worker_id, None)
-
-    # -- recurring schedules -----------------------------------------------------------
-
-    async def save_schedules(self, records: Sequence[ScheduleRecord]) -> list[ScheduleRecord]:
-        """Store new schedules; refresh the definition of known ones."""
-        saved = []
-        with self._lock:
-            for record in records:
-                known = self._schedules.get((record.queue, record.key))
-                if known is None:
-                    known = self._schedules[record.queue, record.key] = dataclasses.replace(record)
-                else:
-                    known.spec, known.next_tick = record.spec, record.next_tick
-                    known.seen_at = record.seen_at
-                saved.append(dataclasses.replace(known))
-        return saved
-
-    async def fire_schedule(
-        self,
-        queue: str,
-        key: str,
-        expected_tick: int,
-        tick: int,
-        next_tick: int | None,
-        records: Sequence[JobRecord],
-    ) -> bool:
-        """Store the tick's jobs and move the schedule on, if it is still where expected."""
-        with self._lock:
-            known = self._schedules.get((queue, key))
-            if known is None or known.paused or known.last_tick != expected_tick:
-                return False
-            known.last_tick, known.next_tick = tick, next_tick
-            if records:
-                known.last_job_id = records[-1].id
-            for record in records:
-                self._jobs[record.id] = dataclasses.replace(record)
-                self._index(record)
-        if records:
-            self.changes.fire()
-        return True
-
-    async def list_schedules(self, queue: str) -> list[ScheduleRecord]:
-        """Return copies of the queue's schedules, by key."""
-        with self._lock:
-            found = [dataclasses.replace(s) for (q, _), s in self._schedules.items() if q == queue]
-        return sorted(found, key=lambda schedule: schedule.key)
-
-    async def pause_schedule(self, queue: str, key: str, paused: bool, now_tick: int) -> bool:
-        """Pause or resume; resuming passes over the ticks missed meanwhile."""
-        with self._lock:
-            known = self._schedules.get((queue, key))
-            if known is None:
-                return False
-            if known.paused and not paused:
-                known.last_tick = max(known.last_tick, now_tick)
-            known.paused = paused
-        return True
-
-    async def remove_schedules(self, queue: str, keys: Sequence[str]) -> int:
-        """Forget schedules."""
-        with self._lock:
-            return sum(self._schedules.pop((queue, key), None) is not None for key in keys)
 
 
 def _apply(record: JobRecord, outcome: Outcome, now: float) -> None:
