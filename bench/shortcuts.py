@@ -122,7 +122,7 @@ async def drain_with_timeout(url: str, count: int = 5000) -> float:
                 [("noop", {"i": i}, {"timeout": 30}) for i in range(first, first + 1000)]
             )
         started = time.perf_counter()
-        queue.start()
+        await queue.start()
         await asyncio.wait_for(done.wait(), 120)
         rate = count / (time.perf_counter() - started)
         await queue.stop()
@@ -273,6 +273,7 @@ async def main_async(args: argparse.Namespace) -> int:
         for shortcut in chosen:
             kept: list[float] = []
             plain: list[float] = []
+            await one_run(shortcut, root, False)  # warm up: imports, scripts, connections
             for rep in range(args.reps):
                 for is_plain in (rep % 2 == 1, rep % 2 == 0):  # alternate which goes first
                     (plain if is_plain else kept).append(await one_run(shortcut, root, is_plain))
