@@ -8,8 +8,7 @@ Embedded SQLite by default; ``memory://`` for tests; one URL away from many mach
 
 from ._version import __version__
 from .client.create import create_queue
-from .client.queue import Queue
-from .client.sync import SyncQueue
+from .client.queue import Queue, SyncQueue
 from .errors import (
     BackendUnavailableError,
     ConfigurationError,

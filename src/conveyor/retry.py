@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 
 from .errors import InvalidJobError
-
-if TYPE_CHECKING:
-    from .job import Job
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +65,6 @@ class Exponential:
 
 
 BackoffPolicy: TypeAlias = Fixed | Exponential
-BackoffCallable: TypeAlias = "Callable[[int, Job], float | timedelta]"
-RetryDelay: TypeAlias = "float | int | timedelta | BackoffPolicy | BackoffCallable"
 
 
 def policy_from_spec(spec: dict[str, Any]) -> BackoffPolicy:

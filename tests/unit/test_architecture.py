@@ -41,8 +41,6 @@ MAX_LINES = 400
 
 CYCLES = {
     # modules that import each other (at run time or for type checking): why
-    frozenset({"conveyor.client.queue", "conveyor.client.sync"}): "Queue.sync makes the twins",
-    frozenset({"conveyor.job", "conveyor.retry"}): "a backoff callable is typed by Job",
 }
 
 PRIVATE_READS = {

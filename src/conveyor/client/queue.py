@@ -13,14 +13,14 @@ from ..clock import Clock
 from ..definitions.chains import Step
 from ..definitions.handlers import HandlerFunc, HandlerRegistry
 from ..definitions.hooks import Hooks
-from ..definitions.options import check_unique
+from ..definitions.options import RetryDelay, check_unique
 from ..definitions.retention import FOR_EVER, Retention
 from ..definitions.settings import check_queue_name, check_workers
 from ..errors import ConfigurationError
 from ..events import Callback, EventEmitter
 from ..job import Job, JobPriority, JobStatus
 from ..logs import log_job
-from ..retry import RetryDelay, check_seconds
+from ..retry import check_seconds
 from ..runtime.scheduler import Scheduler
 from ..serializers import JSON, Serializer
 from ..stores import Store, store_from_url
@@ -29,21 +29,20 @@ from .reading import ReadAndSteer
 from .records import JobSpec, RecordFactory, given
 from .remote import RemoteEventBridge
 from .schedules import Schedules, ScheduleVerbs
+from .sync import OnThisThread, Portal, twin
+from .watching import Watching
 from .writer import NewJobs
 
 if TYPE_CHECKING:
-    from prometheus_client import CollectorRegistry
-
     from ..metrics import Metrics
     from ..tracing import Tracing
-    from .sync import SyncQueue
 
 log = logging.getLogger("conveyor.queue")
 
 F = TypeVar("F", bound=HandlerFunc)
 
 
-class Queue(ReadAndSteer, ScheduleVerbs):
+class Queue(ReadAndSteer, ScheduleVerbs, Watching):
     """A named queue on a store: register handlers, enqueue jobs, run workers.
 
     Make one with :func:`create_queue`. Every coroutine has a blocking twin on
@@ -103,8 +102,6 @@ class Queue(ReadAndSteer, ScheduleVerbs):
         """Blocking twins of every coroutine, e.g. ``queue.sync.enqueue(...)``."""
         with self._sync_lock:
             if self._sync is None:
-                from .sync import OnThisThread, SyncQueue
-
                 self._sync = SyncQueue(self, OnThisThread(self._records, self._new))
             return self._sync
 
@@ -214,35 +211,6 @@ class Queue(ReadAndSteer, ScheduleVerbs):
         if records:
             await self._new.store(records, connection)
         return [record.id for record in records]
-
-    def enable_metrics(self, registry: CollectorRegistry | None = None) -> Metrics:
-        """Count this process's jobs for Prometheus (needs ``conveyor[metrics]``).
-
-        Call it before :meth:`start`. ``registry``: a ``prometheus_client``
-        ``CollectorRegistry`` (default: a new one); serve it with
-        :func:`conveyor.metrics.serve_metrics` or your own exporter.
-        """
-        from ..metrics import Metrics
-
-        if self.metrics is None:
-            self.metrics = Metrics(lambda: self.sync.get_stats(), self.name, registry)
-            self.hooks.add(self.metrics)
-        return self.metrics
-
-    def enable_tracing(self, tracer_provider: Any = None) -> Tracing:
-        """Trace enqueues and job runs with OpenTelemetry (needs ``conveyor[tracing]``).
-
-        Each enqueue gets a PRODUCER span whose context travels in the jobs' headers;
-        each attempt run by this queue's workers gets a CONSUMER span, its child. Call it
-        in every process that enqueues or runs jobs. ``tracer_provider``: default the
-        global one. See :mod:`conveyor.tracing`.
-        """
-        from ..tracing import Tracing
-
-        if self.tracing is None:
-            self.tracing = Tracing(tracer_provider)
-            self.hooks.add(self.tracing)
-        return self.tracing
 
     async def chain(self, /, first: JobSpec, *then: Step) -> str:
         """Run jobs one after another, each given the previous one's result.
@@ -365,3 +333,46 @@ class Queue(ReadAndSteer, ScheduleVerbs):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+class SyncQueue:
+    """``queue.sync``: the same methods as :class:`Queue`, blocking, no event loop needed.
+
+    >>> job_id = queue.sync.enqueue("send-email", {"to": "a@example.com"})
+    """
+
+    def __init__(self, queue: Queue, here: OnThisThread) -> None:
+        self.queue = queue
+        """The queue whose coroutines the twins run."""
+        self.here = here
+        """What enqueues on the calling thread, where the store can."""
+        self.portal = Portal()
+        """The thread and loop the twins run on."""
+
+    enqueue = twin(Queue.enqueue, here=OnThisThread.enqueue)
+    schedule = twin(Queue.schedule, here=OnThisThread.schedule)
+    enqueue_many = twin(Queue.enqueue_many, here=OnThisThread.enqueue_many)
+    chain = twin(Queue.chain)
+    group = twin(Queue.group)
+    get_job = twin(Queue.get_job)
+    get_jobs_by_status = twin(Queue.get_jobs_by_status)
+    get_stats = twin(Queue.get_stats)
+    clear_completed = twin(Queue.clear_completed)
+    retry_job = twin(Queue.retry_job)
+    cancel = twin(Queue.cancel)
+    delete_job = twin(Queue.delete_job)
+    count_jobs = twin(Queue.count_jobs)
+    delete_jobs = twin(Queue.delete_jobs)
+    retry_jobs = twin(Queue.retry_jobs)
+    cancel_jobs = twin(Queue.cancel_jobs)
+    rerun_jobs = twin(Queue.rerun_jobs)
+    prune = twin(Queue.prune)
+    get_workers = twin(Queue.get_workers)
+    wait = twin(Queue.wait)
+    get_schedules = twin(Queue.get_schedules)
+    pause_schedule = twin(Queue.pause_schedule)
+    resume_schedule = twin(Queue.resume_schedule)
+    remove_schedule = twin(Queue.remove_schedule)
+    start = twin(Queue.start)
+    stop = twin(Queue.stop)
+    close = twin(Queue.close, closes_portal=True)

@@ -2,7 +2,8 @@
 
 One portal thread per queue runs an event loop; each twin submits its coroutine there
 and waits for the answer. The twins are made from the coroutines in one place
-(:func:`_twin`), never written by hand, and a test checks every coroutine has one.
+(:func:`twin`; their table is :class:`~conveyor.client.queue.SyncQueue`), never
+written by hand, and a test checks every coroutine has one.
 
 Enqueues skip the portal where the store can write on the calling thread (SQLite, once
 open): the caller blocks either way, and the two threads it would wake twice each
@@ -16,16 +17,16 @@ import threading
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import timedelta
 from functools import wraps
-from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast
 
 from ..errors import ConveyorError
 from ..retry import check_seconds
-from .queue import Queue
 from .records import JobSpec, RecordFactory, given
 from .writer import NewJobs
 
 P = ParamSpec("P")
 R = TypeVar("R")
+Q = TypeVar("Q")
 
 
 class Portal:
@@ -123,69 +124,37 @@ class OnThisThread:
         return [record.id for record in records]
 
 
-def _twin(
-    method: Callable[Concatenate[Queue, P], Coroutine[Any, Any, R]],
+class TwinTable(Protocol):
+    """What a twin reads of the object it is a method of (:class:`SyncQueue`)."""
+
+    queue: Any
+    """The facade whose coroutine the twin runs."""
+    here: OnThisThread
+    portal: Portal
+
+
+def twin(
+    method: Callable[Concatenate[Q, P], Coroutine[Any, Any, R]],
     *,
     closes_portal: bool = False,
     here: Callable[Concatenate[OnThisThread, P], R | None] | None = None,
-) -> Callable[Concatenate[SyncQueue, P], R]:
-    """Make the blocking twin of ``method``.
+) -> Callable[Concatenate[TwinTable, P], R]:
+    """Make the blocking twin of the facade's coroutine ``method``, for :class:`SyncQueue`.
 
     ``here``, if given, does the same on the calling thread and returns None, having
     done nothing, where it can not: then the portal runs ``method``.
     """
 
     @wraps(method)
-    def twin(self: SyncQueue, *args: P.args, **kwargs: P.kwargs) -> R:
+    def blocking(self: TwinTable, *args: P.args, **kwargs: P.kwargs) -> R:
         if here is not None:
-            done = here(self._here, *args, **kwargs)
+            done = here(self.here, *args, **kwargs)
             if done is not None:
                 return done
-        result = self.portal.call(method(self._queue, *args, **kwargs))
+        result = self.portal.call(method(self.queue, *args, **kwargs))
         if closes_portal:
             self.portal.close()
         return result
 
-    twin.__doc__ = f"Blocking twin of :meth:`Queue.{method.__name__}`.\n\n{method.__doc__}"
-    return cast("Callable[Concatenate[SyncQueue, P], R]", twin)
-
-
-class SyncQueue:
-    """``queue.sync``: the same methods as :class:`Queue`, blocking, no event loop needed.
-
-    >>> job_id = queue.sync.enqueue("send-email", {"to": "a@example.com"})
-    """
-
-    def __init__(self, queue: Queue, here: OnThisThread) -> None:
-        self._queue = queue
-        self._here = here
-        self.portal = Portal()
-        """The thread and loop the twins run on."""
-
-    enqueue = _twin(Queue.enqueue, here=OnThisThread.enqueue)
-    schedule = _twin(Queue.schedule, here=OnThisThread.schedule)
-    enqueue_many = _twin(Queue.enqueue_many, here=OnThisThread.enqueue_many)
-    chain = _twin(Queue.chain)
-    group = _twin(Queue.group)
-    get_job = _twin(Queue.get_job)
-    get_jobs_by_status = _twin(Queue.get_jobs_by_status)
-    get_stats = _twin(Queue.get_stats)
-    clear_completed = _twin(Queue.clear_completed)
-    retry_job = _twin(Queue.retry_job)
-    cancel = _twin(Queue.cancel)
-    delete_job = _twin(Queue.delete_job)
-    count_jobs = _twin(Queue.count_jobs)
-    delete_jobs = _twin(Queue.delete_jobs)
-    retry_jobs = _twin(Queue.retry_jobs)
-    cancel_jobs = _twin(Queue.cancel_jobs)
-    rerun_jobs = _twin(Queue.rerun_jobs)
-    prune = _twin(Queue.prune)
-    get_workers = _twin(Queue.get_workers)
-    wait = _twin(Queue.wait)
-    get_schedules = _twin(Queue.get_schedules)
-    pause_schedule = _twin(Queue.pause_schedule)
-    resume_schedule = _twin(Queue.resume_schedule)
-    remove_schedule = _twin(Queue.remove_schedule)
-    start = _twin(Queue.start)
-    stop = _twin(Queue.stop)
-    close = _twin(Queue.close, closes_portal=True)
+    blocking.__doc__ = f"Blocking twin of :meth:`Queue.{method.__name__}`.\n\n{method.__doc__}"
+    return cast("Callable[Concatenate[TwinTable, P], R]", blocking)

@@ -8,14 +8,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 from ..clock import to_datetime
 from ..errors import InvalidJobError, SerializationError
 from ..ids import new_job_id
 from ..job import Job, JobConfig, JobPriority, JobStatus, check_priority
 from ..retry import (
-    BackoffCallable,
+    BackoffPolicy,
     Exponential,
     Fixed,
     check_seconds,
@@ -26,6 +26,11 @@ from ..serializers import Serializer
 from ..stores.records import JobRecord
 
 T = TypeVar("T")
+
+BackoffCallable: TypeAlias = Callable[[int, Job], float | timedelta]
+"""A handler's own backoff: ``(attempt, job) -> delay`` (lives in code, not stored)."""
+RetryDelay: TypeAlias = float | int | timedelta | BackoffPolicy | BackoffCallable
+"""What ``retry_delay=`` takes: seconds, a built-in policy, or a backoff callable."""
 
 OPTION_NAMES = frozenset(
     {"max_retries", "retry_delay", "timeout", "priority", "scheduled_at", "delay", "queue"}
