@@ -35,7 +35,6 @@ LONG_MODULES = {
     "conveyor.runtime.worker": "start gates and the attempt still live in the claim loop",
     "conveyor.stores.redis": "one store class for every protocol",
     "conveyor.stores.postgres": "one store class for every protocol",
-    "conveyor.cli.jobs": "every job command in one module",
 }
 MAX_LINES = 400
 

@@ -1,31 +1,27 @@
 """The commands that read and steer jobs.
 
-``stats``, ``jobs list|show|retry|cancel|delete``, ``enqueue``, ``retry-failed``,
-``purge`` and ``watch``. Read commands print a table, or with ``--json`` JSON for
-scripts; long operations show a progress bar and work in batches. See
-:mod:`conveyor.cli.target` for how a command finds its queue.
+``jobs list|show|retry|cancel|delete``, ``enqueue``, ``retry-failed`` and ``purge``
+(``stats``, ``watch`` and ``workers`` are in :mod:`.overview`). Read commands print a
+table, or with ``--json`` JSON for scripts; long operations show a progress bar and
+work in batches. See :mod:`conveyor.cli.target` for how a command finds its queue.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import json
 import re
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 import click
 from rich.console import Console
-from rich.live import Live
 from rich.progress import Progress
 from rich.table import Table
 
 from ..client.queue import Queue
 from ..job import Job, JobPriority, JobStatus
+from .output import console, echo_json
 from .target import open_queue, run_on, split_target, target_options, url_options
 
 STATUSES = [status.value for status in JobStatus]
@@ -43,77 +39,6 @@ def parse_age(text: str | None) -> float | None:
     if not found:
         raise click.BadParameter(f"{text!r} is not an age such as 90, 45s, 30m, 12h, 7d or 2w")
     return float(found[1]) * _UNITS[found[2] or "s"]
-
-
-def _echo_json(data: object) -> None:
-    click.echo(json.dumps(data, default=str))
-
-
-def _console() -> Console:
-    # Piped output (scripts, grep) is not cut to 80 columns.
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-
-
-# -- stats and watch -----------------------------------------------------------------------
-
-
-def _counts(queue: Queue) -> dict[str, Any]:
-    """Count jobs per status, and those finished in the last minute."""
-    stats = queue.sync.get_stats()
-    counts: dict[str, Any] = {status: getattr(stats, status) for status in STATUSES}
-    counts["total"] = stats.total
-    for status in ("completed", "failed"):
-        older = queue.sync.count_jobs(status, older_than=60)
-        counts[f"{status}_last_minute"] = counts[status] - older
-    return counts
-
-
-def _stats_table(name: str, counts: dict[str, Any]) -> Table:
-    table = Table(title=f"queue {name}", show_edge=False)
-    for status in [*STATUSES, "total"]:
-        table.add_column(status, justify="right")
-    table.add_row(*(f"{counts[status]:,}" for status in [*STATUSES, "total"]))
-    table.caption = (
-        f"last minute: {counts['completed_last_minute']:,} completed,"
-        f" {counts['failed_last_minute']:,} failed"
-    )
-    return table
-
-
-@click.command()
-@target_options
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def stats(target: str | None, url: str | None, queue_name: str | None, as_json: bool) -> None:
-    """Show how many jobs of a queue are in each status, and its last minute's throughput."""
-    queue = open_queue(target, url, queue_name)
-    counts = run_on(queue, _counts)
-    if as_json:
-        _echo_json({"queue": queue.name, **counts})
-    else:
-        _console().print(_stats_table(queue.name, counts))
-
-
-@click.command()
-@target_options
-@click.option("--interval", type=click.FloatRange(min=0.2), default=1.0, show_default=True)
-@click.option("--count", type=click.IntRange(min=1), help="Stop after this many refreshes.")
-def watch(
-    target: str | None, url: str | None, queue_name: str | None, interval: float, count: int | None
-) -> None:
-    """Show a queue's counts and throughput live, refreshing until ^C."""
-    queue = open_queue(target, url, queue_name)
-
-    def follow(queue: Queue) -> None:
-        refreshes = 0
-        with Live(console=_console(), auto_refresh=False) as live:
-            while count is None or refreshes < count:
-                live.update(_stats_table(queue.name, _counts(queue)), refresh=True)
-                refreshes += 1
-                if count is None or refreshes < count:
-                    time.sleep(interval)
-
-    with contextlib.suppress(KeyboardInterrupt):
-        run_on(queue, follow)
 
 
 # -- jobs ------------------------------------------------------------------------------------
@@ -166,7 +91,7 @@ def list_jobs(
     found = run_on(queue, lambda q: _matching(q, status, name, limit, offset))
     if as_json:
         for job in found:
-            _echo_json(job.to_dict())
+            echo_json(job.to_dict())
         return
     if not found:
         click.echo(f"no {status} jobs")
@@ -178,7 +103,7 @@ def list_jobs(
         created = job.created_at.strftime("%Y-%m-%d %H:%M:%S") if job.created_at else "-"
         error = (job.error or "").splitlines()[0][:60] if job.error else ""
         table.add_row(job.id, job.name, job.status.value, str(job.attempts), created, error)
-    _console().print(table)
+    console().print(table)
 
 
 @jobs.command("show")
@@ -197,7 +122,7 @@ def show_job(url: str | None, queue_name: str | None, args: tuple[str, ...], as_
         raise click.ClickException(f"no job with id {job_id!r}")
     data = job.to_dict()
     if as_json:
-        _echo_json(data)
+        echo_json(data)
         return
     width = max(len(key) for key in data)
     for key, value in data.items():
@@ -394,28 +319,5 @@ def cancel_all(
     _bulk(target, url, queue_name, "cancel_jobs", status, name, older_than, dry_run)
 
 
-@click.command()
-@target_options
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per worker.")
-def workers(target: str | None, url: str | None, queue_name: str | None, as_json: bool) -> None:
-    """List the worker processes alive on the store, and the jobs they run."""
-    found = run_on(open_queue(target, url, queue_name), lambda q: q.sync.get_workers())
-    if as_json:
-        for worker in found:
-            _echo_json(dataclasses.asdict(worker))
-        return
-    if not found:
-        click.echo("no worker alive")
-        return
-    table = Table(show_edge=False)
-    for column in ("WORKER", "QUEUES", "BUSY", "RUNNING", "UP SINCE", "LAST SEEN"):
-        table.add_column(column, no_wrap=column != "RUNNING")
-    for w in found:
-        table.add_row(f"{w.host}:{w.pid}", ", ".join(w.queues), f"{len(w.running)}/{w.concurrency}",
-                      " ".join(w.running[:5]), f"{w.started_at:%Y-%m-%d %H:%M:%S}",
-                      f"{w.seen_at:%H:%M:%S}")  # fmt: skip
-    _console().print(table)
-
-
-COMMANDS = (stats, watch, jobs, retry_failed, purge, enqueue, workers)
+COMMANDS = (jobs, retry_failed, purge, enqueue)
 """The commands this module adds to ``conveyor``."""

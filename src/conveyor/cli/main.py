@@ -1,6 +1,7 @@
 """The ``conveyor`` command: ``worker``, ``schedules``, ``demo``, ``migrate``, ``--version``.
 
-The job commands (``stats``, ``jobs``, ``enqueue``, ``purge``...) are in :mod:`.jobs`.
+The job commands (``jobs``, ``enqueue``, ``purge``...) are in :mod:`.jobs`, ``stats``,
+``watch`` and ``workers`` in :mod:`.overview`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ..client.queue import Queue
 from ..errors import ConveyorError
 from ..logs import configure_logging
 from ..runtime.scheduler import ScheduleInfo
-from .jobs import COMMANDS
+from . import jobs, overview
 from .target import load_queue, on_queue
 
 log = logging.getLogger("conveyor.cli")
@@ -295,7 +296,7 @@ def _name(signum: int) -> str:
     return signal.Signals(signum).name
 
 
-for _command in COMMANDS:
+for _command in (*jobs.COMMANDS, *overview.COMMANDS):
     cli.add_command(_command)
 
 
