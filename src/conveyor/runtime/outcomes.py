@@ -58,7 +58,10 @@ class Outcomes:
 
     def __init__(self, worker_id: str, handlers: Mapping[str, Handler]) -> None:
         self.worker_id = worker_id
+        """The worker whose attempts these are: the store applies an outcome only if it
+        still holds the attempt."""
         self.handlers = handlers
+        """The handlers by job name (a failure's retry delay may be theirs)."""
 
     def interrupted(self, running: Running) -> Outcome:
         """Return the outcome of an attempt stopped before its end: cancelled, or put back."""
