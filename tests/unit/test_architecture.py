@@ -32,7 +32,6 @@ LAYERS = {
 
 LONG_MODULES = {
     # module: why it is still longer than MAX_LINES (issue 20 splits them)
-    "conveyor.runtime.worker": "start gates and the attempt still live in the claim loop",
     "conveyor.stores.redis": "one store class for every protocol",
     "conveyor.stores.postgres": "one store class for every protocol",
 }

@@ -1,4 +1,4 @@
-"""The worker's per-job time limit (``worker._within``), as asyncio.timeout behaves."""
+"""The worker's per-job time limit (``attempt._within``), as asyncio.timeout behaves."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from conveyor.errors import JobTimeoutError
-from conveyor.runtime.worker import _within
+from conveyor.runtime.attempt import _within
 
 
 async def test_a_handler_past_its_limit_is_cancelled_and_times_out() -> None:
