@@ -27,6 +27,10 @@ queue and status.
 connection (``Connection`` or ``AsyncConnection``), inside its open transaction: the jobs
 exist, and their ``job:added`` is delivered, if and only if that transaction commits.
 
+:class:`PostgresStore` is built in layers: :mod:`._plumbing` has its pools, statement
+paths and listener, :mod:`._coordination` its :class:`~conveyor.stores.base.Coordination`
+(slots, starts, workers, schedules), and this module the jobs.
+
 URL options: ``schema`` (default ``conveyor``), ``migrate`` (``true``/``false``, default
 true) and ``pool_size`` (connections per event loop, default 10); any other query
 parameter goes to libpq (``sslmode``, ``connect_timeout`` (default 5), ...).
@@ -35,52 +39,36 @@ parameter goes to libpq (``sslmode``, ``connect_timeout`` (default 5), ...).
 from __future__ import annotations
 
 import asyncio
-import logging
-import threading
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import psycopg
 
-from ... import events
-from ...clock import Clock, ServerClock
-from ...errors import ConfigurationError, ConveyorError
+from ...clock import Clock
+from ...errors import ConfigurationError
 from ...job import JobStatus, QueueStats
 from .._coalesce import Coalescer
 from ..base import NoWritesHere
-from ..channel import ANONYMOUS_ORIGIN, RemoteEvents, RemoteListener, decode_events
+from ..channel import ANONYMOUS_ORIGIN
 from ..loops import PerLoop
-from ..records import Capabilities, JobMatch, JobRecord, Outcome, Renewal, ScheduleRecord
-from ..signals import ChangeSignal, ClaimsAfterWaking
+from ..records import Capabilities, JobMatch, JobRecord, Outcome, Renewal
+from ..signals import ClaimsAfterWaking
 from . import queries
 from ._codec import Params, outcome_params, record_params, to_record
-from ._listener import Listener
-from ._pools import LoopPools
-from ._url import parse_url
-from .schema import Migration, check_and_migrate, connect, migrate
+from ._coordination import PostgresCoordination
+from .schema import Migration, migrate
 
 __all__ = ["Migration", "PostgresStore", "migrate"]
 
-log = logging.getLogger("conveyor.stores.postgres")
-
-# Events that wake nobody: they neither make work ready nor finish a job.
-_QUIET = frozenset({events.JOB_STARTED, events.JOB_PROGRESS})
 _CLAIMS_KEPT = 256
 """Claim statements kept at most (a worker needs a few: see queries.claim_for)."""
 FOLD_EVERY = 2.0
 """Seconds between two folds of the count changes by a worker's lease recovery."""
-# What a statement fails with when the schema was dropped under a running store.
-_SCHEMA_GONE = (
-    psycopg.errors.UndefinedTable,
-    psycopg.errors.UndefinedFunction,
-    psycopg.errors.InvalidSchemaName,
-)
 
 
-class PostgresStore(NoWritesHere, ClaimsAfterWaking):
+class PostgresStore(PostgresCoordination, NoWritesHere, ClaimsAfterWaking):
     """The PostgreSQL store; see the module docstring."""
 
     capabilities = Capabilities(
@@ -88,157 +76,15 @@ class PostgresStore(NoWritesHere, ClaimsAfterWaking):
     )
 
     def __init__(self, url: str, clock: Clock | None = None) -> None:
-        self._settings = parse_url(url)
-        self.url = self._settings.masked
-        server_clock = ServerClock()
-        self._server_clock = server_clock if clock is None else None
-        """Calibrated by the listener; ``None`` when a clock was given."""
-        self.clock: Clock = clock or server_clock
-        self.changes = ChangeSignal()
-        self.changes.on_first_waiter = _Callback(self._want_listening)
-        self.remote_events: RemoteEvents = _RemoteEvents(
-            lambda: self._want_listening(_SUBSCRIBE_WAIT)
-        )
-        # This process's own events, as encode_events and publish() (since migration 0010,
-        # which this code requires) spell them: the listener drops them unread (their
-        # changes were fired where they were made).
-        self._own = f'{{"o":"{self.remote_events.origin}"'
-        self._q = queries.for_schema(self._settings.schema)
-        self._publish = {"channel": self._settings.channel, "origin": self.remote_events.origin}
+        super().__init__(url, clock)
         self._claims: dict[tuple[tuple[str, ...], int], bytes] = {}
         """Claim statements by :func:`.queries.claim_key`."""
-        self._pools = LoopPools(self._settings)
-        self._settlers: PerLoop[Coalescer[Outcome, bool]] = PerLoop(
-            lambda: Coalescer(self._settle_batch)
-        )
-        self._lock = threading.Lock()
-        self._listener: Listener | None = None
-        self._opened = False
+        self._settlers = PerLoop(lambda: Coalescer(self._settle_batch))
         self._fold_lock = {"lock": zlib.crc32(f"conveyor-counts:{self._settings.schema}".encode())}
         self._folded_at = 0.0
 
     def __repr__(self) -> str:
         return f"<PostgresStore {self.url}>"
-
-    # -- life cycle --------------------------------------------------------------------
-
-    async def open(self) -> None:
-        """Connect, migrate (or check) the schema and start listening; idempotent."""
-        if self._opened:
-            return
-        with self._lock:
-            listener = self._listener
-            if listener is None:
-                listener = self._listener = Listener(
-                    self._settings,
-                    clock=self._server_clock,
-                    on_message=self._on_message,
-                    on_reconnect=self.changes.fire,
-                    wanted=self._listening_wanted,
-                )
-        try:
-            await asyncio.wrap_future(listener.ready)
-        except ConveyorError:
-            with self._lock:
-                failed = self._listener is listener
-                if failed:
-                    self._listener = None
-            if failed:
-                await asyncio.to_thread(listener.stop)
-            raise
-        self._opened = True
-
-    async def close(self) -> None:
-        """Stop listening and close every connection; the store can be opened again."""
-        with self._lock:
-            listener, self._listener = self._listener, None
-            self._opened = False
-        if listener is not None:
-            await asyncio.to_thread(listener.stop)
-        self._settlers.take_all()
-        await self._pools.close()
-
-    def _listening_wanted(self) -> bool:
-        return self.changes.has_waiters or self.remote_events.has_listeners
-
-    def _want_listening(self, wait: float = 0.0) -> None:
-        listener = self._listener
-        if listener is not None:
-            listener.want(wait)
-
-    def _on_message(self, payload: str) -> None:
-        """Wake waiters and pass on other processes' events (on the listener thread)."""
-        if payload.startswith(self._own):
-            return
-        try:
-            origin, batch = decode_events(payload)
-        except ValueError as exc:
-            log.warning("ignored a notification on %s: %s", self._settings.channel, exc)
-            return
-        if any(event.event not in _QUIET for event in batch):
-            self.changes.fire()
-        self.remote_events.deliver(origin, batch)
-
-    async def _fetch(self, query: bytes, params: Params) -> list[tuple[Any, ...]]:
-        if not self._opened:
-            await self.open()
-        for last_try in (False, True):
-            try:
-                async with self._pools.connection() as conn:
-                    cursor = await conn.execute(query, params, binary=True)
-                    return await cursor.fetchall()
-            except psycopg.Error as exc:
-                # A statement on a missing table had no effect: once it is back, run it again.
-                if last_try or not await self._recreated_schema(exc):
-                    raise self._failed(exc) from None
-        raise AssertionError("unreachable")
-
-    async def _recreated_schema(self, exc: psycopg.Error) -> bool:
-        """If ``exc`` says the schema was dropped, create it again; say if that was done.
-
-        Only with migrating allowed (the default), as a new process would on open.
-        """
-        if not isinstance(exc, _SCHEMA_GONE) or not self._settings.migrate:
-            return False
-        settings = self._settings
-
-        def recreate() -> bool:
-            with connect(settings) as conn:
-                return bool(check_and_migrate(conn, settings.schema, allowed=True))
-
-        try:
-            recreated = await asyncio.to_thread(recreate)
-        except (ConveyorError, psycopg.Error):
-            return False
-        if recreated:
-            log.warning("schema %s was dropped while in use: created it again", settings.schema)
-        return recreated
-
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        """Lend a pooled connection inside one transaction; driver errors become ours."""
-        if not self._opened:
-            await self.open()
-        try:
-            async with self._pools.connection() as conn, conn.transaction():
-                yield conn
-        except psycopg.Error as exc:
-            await self._recreated_schema(exc)  # for the next call: this one raises
-            raise self._failed(exc) from None
-
-    def _failed(self, exc: psycopg.Error) -> ConveyorError:
-        """Return the error to raise for a driver error (a broken pool is checked soon).
-
-        A server that refuses to write (``25006``: a standby, or a primary that a
-        failover demoted) has every connection replaced, the listener's too.
-        """
-        if isinstance(exc, psycopg.OperationalError):
-            self._pools.check_soon()
-        elif isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
-            self._pools.reconnect_soon()
-            if (listener := self._listener) is not None:
-                listener.reconnect()
-        return self._settings.unavailable(exc)
 
     # -- jobs --------------------------------------------------------------------------
 
@@ -258,10 +104,6 @@ class PostgresStore(NoWritesHere, ClaimsAfterWaking):
         await self.open()  # the schema must exist before the application's transaction
         await _enqueue_on(connection, query, params)
 
-    def _insert_for(self, records: Sequence[JobRecord]) -> bytes:
-        """Return the statement that stores new jobs ``records`` (parameters: record_params)."""
-        return self._q.enqueue_one if len(records) == 1 else self._q.enqueue_many
-
     async def enqueue_unique(self, record: JobRecord, connection: Any = None) -> str:
         """Insert ``record`` unless a job of its queue holds its key (advisory-locked)."""
         origin = self.remote_events.origin if connection is None else ANONYMOUS_ORIGIN
@@ -276,28 +118,10 @@ class PostgresStore(NoWritesHere, ClaimsAfterWaking):
             self.changes.fire()
         return holder
 
-    async def acquire_slot(self, bucket: str, limit: int, holder: str, ttl: float) -> bool:
-        """Take or renew a slot of ``bucket``, under a transaction-scoped advisory lock."""
-        params = {"bucket": bucket, "holder": holder, "limit": limit, "ttl": float(ttl)}
-        async with self._transaction() as conn:
-            await conn.execute(self._q.lock_slots, params)
-            row = await (await conn.execute(self._q.acquire_slot, params)).fetchone()
-        return bool(row and row[0])
-
-    async def release_slot(self, bucket: str, holder: str) -> None:
-        """Give back a slot."""
-        await self._fetch(self._q.release_slot, {"bucket": bucket, "holder": holder})
-
     async def age_jobs(self, queue: str, before: float, limit: int) -> int:
         """Raise long-waiting pending jobs one priority level."""
         params = {"queue": queue, "before": before, "limit": limit}
         return int((await self._fetch(self._q.age_jobs, params))[0][0])
-
-    async def take_start(self, bucket: str, interval: float) -> float:
-        """Take a start of ``bucket`` if one is due (one statement, on the server's clock)."""
-        rows = await self._fetch(self._q.take_start, {"bucket": bucket, "interval": interval})
-        # Not taken and no row seen: another statement took it meanwhile; look again soon.
-        return float(rows[0][0]) if rows else 0.001
 
     async def claim(
         self, queues: Sequence[str], limit: int, worker_id: str, lease: float
@@ -438,116 +262,12 @@ class PostgresStore(NoWritesHere, ClaimsAfterWaking):
         """Delete one job unless it is running."""
         return bool(await self._fetch(self._q.delete_job, {"id": job_id}))
 
-    # -- workers -------------------------------------------------------------------------
-
-    async def beat_worker(self, worker_id: str, info: str, ttl: float) -> None:
-        """Keep the worker's info until ``ttl`` seconds from now (expired ones go)."""
-        params = {"worker_id": worker_id, "info": info, "ttl": float(ttl)}
-        await self._fetch(self._q.beat_worker, params)
-
-    async def list_workers(self) -> list[str]:
-        """Return the info of workers whose last beat has not expired."""
-        return [row[0] for row in await self._fetch(self._q.list_workers, {})]
-
-    async def forget_worker(self, worker_id: str) -> None:
-        """Forget a worker."""
-        await self._fetch(self._q.forget_worker, {"worker_id": worker_id})
-
-    # -- recurring schedules -----------------------------------------------------------
-
-    async def save_schedules(self, records: Sequence[ScheduleRecord]) -> list[ScheduleRecord]:
-        """Store new schedules and refresh known ones, in one statement."""
-        if not records:
-            return []
-        params = {
-            "queue": [r.queue for r in records], "key": [r.key for r in records],
-            "spec": [r.spec for r in records], "last_tick": [r.last_tick for r in records],
-            "next_tick": [r.next_tick for r in records],
-            "seen_at": [float(r.seen_at) for r in records],
-        }  # fmt: skip
-        return [ScheduleRecord(*row) for row in await self._fetch(self._q.save_schedules, params)]
-
-    async def fire_schedule(
-        self,
-        queue: str,
-        key: str,
-        expected_tick: int,
-        tick: int,
-        next_tick: int | None,
-        records: Sequence[JobRecord],
-    ) -> bool:
-        """Move the schedule on and insert the tick's jobs in one transaction, or do nothing."""
-        move = {
-            "queue": queue, "key": key, "expected": expected_tick, "tick": tick,
-            "next_tick": next_tick, "job_id": records[-1].id if records else None,
-        }  # fmt: skip
-        insert = self._insert_for(records)
-        added = {
-            "channel": self._settings.channel,
-            **record_params(records, self.remote_events.origin),
-        }
-        async with self._transaction() as conn:
-            moved = await (await conn.execute(self._q.move_schedule, move)).fetchall()
-            if moved and records:
-                await conn.execute(insert, added, binary=True)
-        if moved and records:
-            self.changes.fire()
-        return bool(moved)
-
-    async def list_schedules(self, queue: str) -> list[ScheduleRecord]:
-        """Return the queue's schedules, by key."""
-        rows = await self._fetch(self._q.list_schedules, {"queue": queue})
-        return [ScheduleRecord(*row) for row in rows]
-
-    async def pause_schedule(self, queue: str, key: str, paused: bool, now_tick: int) -> bool:
-        """Pause or resume a schedule; resuming passes over the ticks missed meanwhile."""
-        params = {"queue": queue, "key": key, "paused": paused, "now_tick": now_tick}
-        return bool(await self._fetch(self._q.pause_schedule, params))
-
-    async def remove_schedules(self, queue: str, keys: Sequence[str]) -> int:
-        """Delete schedules (their jobs stay)."""
-        rows = await self._fetch(self._q.remove_schedules, {"queue": queue, "keys": list(keys)})
-        return int(rows[0][0])
-
 
 def _match_params(match: JobMatch) -> Params:
     return {
         "queue": match.queue, "status": match.status.value, "name": match.name,
         "skip_names": list(match.skip_names), "before": match.before,
     }  # fmt: skip
-
-
-_SUBSCRIBE_WAIT = 0.25
-"""Seconds ``remote_events.subscribe`` waits for the listener to LISTEN."""
-
-
-class _Callback(threading.Event):
-    """The ``on_first_waiter`` of :attr:`PostgresStore.changes`: its ``set()`` calls ``callback``.
-
-    Every ``changes.wait`` sets it once its waiter is registered: the listener then starts
-    listening if it does not (and fires the signal once it does).
-    """
-
-    def __init__(self, callback: Callable[[], None]) -> None:
-        super().__init__()
-        self._callback = callback
-
-    def set(self) -> None:
-        """Call the callback (the event itself stays clear)."""
-        self._callback()
-
-
-class _RemoteEvents(RemoteEvents):
-    """:class:`RemoteEvents` that has the listener start listening on ``subscribe``."""
-
-    def __init__(self, on_subscribe: Callable[[], None]) -> None:
-        super().__init__()
-        self._on_subscribe = on_subscribe
-
-    def subscribe(self, listener: RemoteListener) -> None:
-        """Call ``listener(event)`` for every event another process publishes."""
-        super().subscribe(listener)
-        self._on_subscribe()
 
 
 async def _enqueue_unique_async(conn: Any, steps: tuple[bytes, ...], params: Params) -> str:

@@ -26,6 +26,10 @@ An idle worker also blocks on its queues' bells with its next claim queued behin
 (:mod:`._armed`): an enqueue rings the bell, and the claim runs on the server at once.
 Commands go out on the store's own short path (:mod:`._conn`), not redis-py's client.
 
+:class:`RedisStore` is built in layers: :mod:`._plumbing` has its connections, command
+paths and listener, :mod:`._coordination` its :class:`~conveyor.stores.base.Coordination`
+(slots, starts, workers, schedules), and this module the jobs.
+
 URL options: ``?prefix=`` (default ``conveyor``), ``?cluster=true`` (the URL names any
 node of a Redis Cluster).
 """
@@ -33,41 +37,23 @@ node of a Redis Cluster).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import socket
-import threading
-import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
-import redis
-import redis.asyncio
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import (
-    AskError,
-    ConnectionError,
-    MovedError,
-    NoScriptError,
-    ResponseError,
-    TimeoutError,
-)
+from redis.exceptions import NoScriptError, ResponseError
 
-from ...clock import Clock, ServerClock
-from ...errors import BackendUnavailableError
+from ...clock import Clock
 from ...events import JOB_ADDED
 from ...job import JobStatus, QueueStats
 from .._coalesce import Coalescer
 from ..base import NoWritesHere, refuse_connection
-from ..channel import RemoteEvents, decode_events, encode_event
+from ..channel import encode_event
 from ..loops import PerLoop
-from ..records import Capabilities, JobMatch, JobRecord, Outcome, Renewal, ScheduleRecord
-from ..signals import ChangeSignal, ClaimsAfterWaking
+from ..records import Capabilities, JobMatch, JobRecord, Outcome, Renewal
+from ..signals import ClaimsAfterWaking
 from . import _scripts as lua
-from ._armed import ArmedClaims
-from ._cluster import SlotLocator
 from ._codec import (
     SPEC,
     Arg,
@@ -79,282 +65,29 @@ from ._codec import (
     record_args,
     text,
 )
-from ._conn import Connections, describe, is_outage_reply
-from ._keys import Keys
-from ._listener import Listener
-from ._packing import with_fast_packing
-from ._url import parse_url
+from ._coordination import RedisCoordination
+from ._plumbing import UNAVAILABLE
 
 __all__ = ["RedisStore"]
 
-T = TypeVar("T")
-CONNECT_TIMEOUT = 3.0
-# No socket timeout: with one, redis-py wraps every send in asyncio.wait_for, which
-# costs a task per command and, on Python 3.11, can swallow a cancellation. A dead
-# peer is found by TCP keepalive instead (after about 10 + 3 x 5 s of silence).
-_KEEPALIVE = {
-    option: value
-    for name, value in (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3))
-    if (option := getattr(socket, name, None)) is not None
-}
-CALIBRATE_EVERY = 60.0
 RECOVER_BATCH = 1000
 CLEAR_BATCH = 1000
-# Events that cannot make work ready or finish a job need not wake anybody.
-_QUIET_EVENTS = frozenset({"job:started", "job:progress"})
 _STATUSES = tuple(status.value for status in JobStatus)
 log = logging.getLogger("conveyor.stores.redis")
 
-_UNAVAILABLE = (ConnectionError, TimeoutError, OSError)
 _ARM_AT_LEAST = 0.01
 """Seconds of waiting below which an idle worker waits for the change signal only."""
 
 
-class RedisStore(NoWritesHere, ClaimsAfterWaking):
+class RedisStore(RedisCoordination, NoWritesHere, ClaimsAfterWaking):
     """The Redis store; see the module docstring."""
 
     capabilities = Capabilities(cross_process=True, cross_process_events=True)
 
     def __init__(self, url: str, clock: Clock | None = None) -> None:
-        parsed = parse_url(url)
-        self.url = parsed.masked
-        self._server = parsed.server
-        self.keys = Keys(parsed.prefix)
-        self._locator = (
-            SlotLocator(parsed.server, self.keys.tag, self.url, CONNECT_TIMEOUT)
-            if parsed.cluster
-            else None
-        )
-        self._relocate = parsed.cluster
-        self._server_clock = None if clock is not None else ServerClock()
-        self.clock: Clock = clock or self._server_clock  # type: ignore[assignment]
-        self.changes = ChangeSignal()
-        self.changes.on_first_waiter = self._poke = threading.Event()
-        self.remote_events = RemoteEvents()
-        self._origin = self.remote_events.origin
-        self._own_messages = b'{"o":"%s"' % self._origin.encode()
-        self._clients: PerLoop[Connections] = PerLoop(self._new_connections)
-        self._armed: PerLoop[ArmedClaims] = PerLoop(
-            lambda: ArmedClaims(self._new_pool().make_connection)
-        )
-        self._settlers: PerLoop[Coalescer[Outcome, bool]] = PerLoop(
-            lambda: Coalescer(self._settle_now)
-        )
-        self._lock = threading.Lock()
-        self._listener: Listener | None = None
-        self._opened = False
-        self._calibrate_at = 0.0
+        super().__init__(url, clock)
+        self._settlers = PerLoop(lambda: Coalescer(self._settle_now))
         self._claimed_last = False
-        self._bells_refused = False
-
-    # -- life cycle --------------------------------------------------------------------
-
-    def _new_connections(self) -> Connections:
-        return Connections(self._new_pool().make_connection)
-
-    def _new_client(self) -> redis.asyncio.Redis:
-        """Make a redis-py client with the store's connection options (for benchmarks)."""
-        return redis.asyncio.Redis(connection_pool=self._new_pool())
-
-    def _new_pool(self) -> redis.asyncio.ConnectionPool:
-        pool = redis.asyncio.ConnectionPool.from_url(
-            self._server,
-            socket_connect_timeout=CONNECT_TIMEOUT,
-            socket_timeout=None,
-            socket_keepalive=True,
-            socket_keepalive_options=_KEEPALIVE,
-            # One retry on a fresh connection: pooled ones die when the server restarts.
-            retry=Retry(NoBackoff(), 1, supported_errors=(ConnectionError,)),
-        )
-        pool.connection_class = with_fast_packing(pool.connection_class)
-        return pool
-
-    def _new_sync_client(self) -> redis.Redis:
-        return redis.Redis.from_url(
-            self._server,
-            socket_connect_timeout=CONNECT_TIMEOUT,
-            socket_timeout=None,
-            socket_keepalive=True,
-            socket_keepalive_options=_KEEPALIVE,
-            protocol=2,  # the listener reads pub/sub messages as RESP2 arrays
-        )
-
-    async def open(self) -> None:
-        """Check the server answers, read its clock, and start listening for events."""
-        if self._relocate:
-            await self._locate()
-        if not self._opened:
-            client = self._clients.get()
-            await self._call(lambda: self._calibrate(client))
-        with self._lock:
-            if self._listener is None:
-                self._listener = Listener(
-                    self._new_sync_client,
-                    self.keys.wake(self._origin),
-                    self._wanted_channels,
-                    self._poke,
-                    self._on_message,
-                    self.changes.fire,
-                )
-                self._listener.start()
-            listener = self._listener
-        # A remote event listener was added (the queue opens the store to say so): be
-        # subscribed before anything goes on (a concurrent call waits here too, as it
-        # sees the store not open yet), so that no event after this point is missed.
-        channels = self._wanted_channels()
-        if self.remote_events.has_listeners and not listener.wait_subscribed(channels, 0):
-            await self._hurry(listener)
-            loop = asyncio.get_running_loop()
-            wait = listener.wait_subscribed
-            if not await loop.run_in_executor(None, wait, channels, CONNECT_TIMEOUT):
-                raise BackendUnavailableError(f"cannot subscribe to the events of {self.url}")
-        self._opened = True
-
-    def _wanted_channels(self) -> tuple[str, ...]:
-        """Name the channels the listener needs now (called on its thread).
-
-        A job made ready by an enqueue is announced on ``:events`` (its bell wakes the
-        idle workers): where the server refused the bell wait, waiters follow both.
-        """
-        if self.remote_events.has_listeners or (self._bells_refused and self.changes.has_waiters):
-            return (self.keys.changes, self.keys.events)
-        if self.changes.has_waiters:
-            return (self.keys.changes,)
-        return ()
-
-    async def close(self) -> None:
-        """Stop the listener and close every event loop's connections; open() again works."""
-        with self._lock:
-            listener, self._listener = self._listener, None
-            self._opened = False
-        if listener is not None:
-            listener.request_stop()
-            await self._hurry(listener)
-            await asyncio.get_running_loop().run_in_executor(None, listener.join)
-        self._settlers.take_all()
-        await self._drop_connections()
-
-    async def _drop_connections(self) -> None:
-        """Close every event loop's connections (new ones are made on the next command)."""
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        for loop, client in self._clients.take_all():
-            if loop is running:
-                await client.aclose()
-            elif loop.is_running():
-                # Not awaited: that loop may be blocked waiting for this one.
-                asyncio.run_coroutine_threadsafe(client.aclose(), loop)
-        for loop, armed in self._armed.take_all():
-            if loop is running:
-                armed.close()
-            elif loop.is_running():
-                loop.call_soon_threadsafe(armed.close)
-
-    async def _locate(self) -> None:
-        """Ask the cluster which node serves the store's slot; talk to that one from now on."""
-        assert self._locator is not None
-        loop = asyncio.get_running_loop()
-        server = await loop.run_in_executor(None, self._locator.locate)
-        self._relocate = False
-        if server != self._server:
-            self._server = server  # the listener reconnects there if its node went away
-            await self._drop_connections()
-
-    def _retry_elsewhere(self, exc: ResponseError) -> bool:
-        """Say whether a command refused with ``exc`` is worth one more try on a located node.
-
-        Raise :class:`BackendUnavailableError` for replies that refuse every command for
-        now (:func:`._conn.is_outage_reply`; a slot being migrated is one too): workers
-        back off and try again. ``False``: a plain error reply, to raise as it is.
-        """
-        if isinstance(exc, MovedError) and self._locator is not None:
-            self._relocate = True
-            return True
-        if isinstance(exc, AskError) or is_outage_reply(exc):
-            raise self._unavailable(exc) from None
-        return False
-
-    def _unavailable(self, exc: BaseException) -> BackendUnavailableError:
-        if self._locator is not None:
-            self._relocate = True  # its primary may have failed over to a replica
-            self._calibrate_at = 0.0  # so that the next call takes the path that locates
-        return BackendUnavailableError(f"Redis at {self.url} is unavailable: {describe(exc)}")
-
-    async def _hurry(self, listener: Listener) -> None:
-        """Make the listener look at its stop flag and channels now, not after its read."""
-        listener.refresh()
-        if listener.connected:
-            with contextlib.suppress(*_UNAVAILABLE):  # it notices within its read timeout
-                await self._clients.get().execute("PUBLISH", self.keys.wake(self._origin), b"")
-
-    async def _calibrate(self, client: Connections) -> None:
-        sent = time.time()
-        seconds, micros = await client.execute("TIME")
-        received = time.time()
-        if self._server_clock is not None:
-            self._server_clock.calibrate(int(seconds) + int(micros) / 1e6, sent, received)
-        self._calibrate_at = time.monotonic() + CALIBRATE_EVERY
-
-    def _on_message(self, data: bytes) -> None:
-        """Run on the listener thread for every event message."""
-        if data.startswith(self._own_messages):
-            return  # this store fired its own changes already
-        origin, events = decode_events(data)
-        if any(event.event not in _QUIET_EVENTS for event in events):
-            self.changes.fire()
-        self.remote_events.deliver(origin, events)
-
-    async def _client(self) -> Connections:
-        if not self._opened:
-            await self.open()
-        if self._relocate:
-            await self._locate()
-        client = self._clients.get()
-        if time.monotonic() > self._calibrate_at:
-            await self._call(lambda: self._calibrate(client))
-        return client
-
-    async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
-        try:
-            return await operation()
-        except _UNAVAILABLE as exc:
-            raise self._unavailable(exc) from None
-        except ResponseError as exc:
-            if is_outage_reply(exc):
-                raise self._unavailable(exc) from None
-            raise
-
-    async def _run(self, script: lua.Script, args: list[Arg]) -> Any:
-        # _client() and _call() inlined: every script call takes this path.
-        if self._opened and time.monotonic() <= self._calibrate_at:
-            client = self._clients.get()
-        else:
-            client = await self._client()
-        tag = self.keys.tag
-        try:
-            return await client.execute("EVALSHA", script.sha, 1, tag, *args)
-        except NoScriptError:
-            pass  # the server restarted or flushed its scripts: the call below loads it
-        except _UNAVAILABLE as exc:
-            raise self._unavailable(exc) from None
-        except ResponseError as exc:
-            if not self._retry_elsewhere(exc):
-                raise
-            client = await self._client()  # on the node that serves the slot now
-        return await self._call(lambda: script(client, tag, args))
-
-    async def _command(self, *args: Arg) -> Any:
-        """Run one plain command (not a script) on the node that holds the store's keys."""
-        client = await self._client()
-        try:
-            return await self._call(lambda: client.execute(*args))
-        except ResponseError as exc:
-            if not self._retry_elsewhere(exc):
-                raise
-        client = await self._client()
-        return await self._call(lambda: client.execute(*args))
 
     # -- jobs --------------------------------------------------------------------------
 
@@ -382,21 +115,9 @@ class RedisStore(NoWritesHere, ClaimsAfterWaking):
             self.changes.fire()
         return holder
 
-    async def acquire_slot(self, bucket: str, limit: int, holder: str, ttl: float) -> bool:
-        """Take or renew a slot of ``bucket`` (one script call)."""
-        return bool(await self._run(lua.SLOT_ACQUIRE, [bucket, holder, limit, ttl]))
-
-    async def release_slot(self, bucket: str, holder: str) -> None:
-        """Give back a slot."""
-        await self._run(lua.SLOT_RELEASE, [bucket, holder])
-
     async def age_jobs(self, queue: str, before: float, limit: int) -> int:
         """Raise long-waiting pending jobs one priority level (one script call)."""
         return int(await self._run(lua.AGE, [queue, before, limit]))
-
-    async def take_start(self, bucket: str, interval: float) -> float:
-        """Take a start of ``bucket`` if one is due (one script call, server time)."""
-        return float(text(await self._run(lua.RATE_TAKE, [bucket, interval])))
 
     async def claim(
         self, queues: Sequence[str], limit: int, worker_id: str, lease: float
@@ -452,7 +173,7 @@ class RedisStore(NoWritesHere, ClaimsAfterWaking):
                 since,
                 lambda client_id: self._command("CLIENT", "UNBLOCK", client_id),
             )
-        except _UNAVAILABLE as exc:
+        except UNAVAILABLE as exc:
             raise self._unavailable(exc) from None
         except ResponseError as exc:
             if isinstance(exc, NoScriptError) or self._retry_elsewhere(exc):
@@ -613,70 +334,6 @@ class RedisStore(NoWritesHere, ClaimsAfterWaking):
         """Delete one job unless it is running."""
         return bool(await self._run(lua.STEER, [self._origin, "delete", "", job_id]))
 
-    # -- workers -------------------------------------------------------------------------
-
-    async def beat_worker(self, worker_id: str, info: str, ttl: float) -> None:
-        """Keep the worker's info until ``ttl`` seconds from now (expired ones go)."""
-        await self._run(lua.WORKER_BEAT, [worker_id, info, ttl])
-
-    async def list_workers(self) -> list[str]:
-        """Return the info of workers whose last beat has not expired."""
-        return [text(info) for info in await self._run(lua.WORKER_LIST, [])]
-
-    async def forget_worker(self, worker_id: str) -> None:
-        """Forget a worker."""
-        await self._command("HDEL", self.keys.workers, worker_id)
-
-    # -- recurring schedules -----------------------------------------------------------
-
-    async def save_schedules(self, records: Sequence[ScheduleRecord]) -> list[ScheduleRecord]:
-        """Store new schedules and refresh known ones, all in one script call."""
-        if not records:
-            return []
-        args: list[Arg] = []
-        for r in records:
-            args += (r.queue, r.key, r.spec, r.last_tick, _or_empty(r.next_tick), repr(r.seen_at))
-        states = await self._run(lua.SCHEDULE_SAVE, args)
-        return [_schedule(r.queue, r.key, state) for r, state in zip(records, states, strict=True)]
-
-    async def fire_schedule(
-        self,
-        queue: str,
-        key: str,
-        expected_tick: int,
-        tick: int,
-        next_tick: int | None,
-        records: Sequence[JobRecord],
-    ) -> bool:
-        """Move the schedule on and store the tick's jobs in one script call, or do nothing."""
-        job_id = records[-1].id if records else ""
-        args: list[Arg] = [self._origin, queue, key, expected_tick, tick, _or_empty(next_tick),
-                           job_id]  # fmt: skip
-        args += many_record_args(records)
-        fired = bool(await self._run(lua.SCHEDULE_FIRE, args))
-        if fired and records:
-            self.changes.fire()
-        return fired
-
-    async def list_schedules(self, queue: str) -> list[ScheduleRecord]:
-        """Return the queue's schedules, by key."""
-        states = await self._command("HGETALL", self.keys.schedules(queue))
-        return sorted(
-            (_schedule(queue, key, state) for key, state in states.items()),  # RESP3: a map
-            key=lambda schedule: schedule.key,
-        )
-
-    async def pause_schedule(self, queue: str, key: str, paused: bool, now_tick: int) -> bool:
-        """Pause or resume a schedule; resuming passes over the ticks missed meanwhile."""
-        args: list[Arg] = [queue, key, "1" if paused else "0", now_tick]
-        return bool(await self._run(lua.SCHEDULE_PAUSE, args))
-
-    async def remove_schedules(self, queue: str, keys: Sequence[str]) -> int:
-        """Delete schedules (their jobs stay)."""
-        if not keys:
-            return 0
-        return int(await self._command("HDEL", self.keys.schedules(queue), *keys))
-
 
 PEEK_PAGE = 500
 _NAME, _CREATED_AT = SPEC.index("name"), SPEC.index("created_at")
@@ -691,22 +348,3 @@ def _takes(match: JobMatch, spec: list[Any], completed_at: bytes | None) -> bool
         return True
     when = float(completed_at) if match.status.is_finished and completed_at else spec[_CREATED_AT]
     return when is not None and float(when) < match.before
-
-
-def _or_empty(tick: int | None) -> Arg:
-    return "" if tick is None else tick
-
-
-def _schedule(queue: str, key: bytes | str, state: bytes) -> ScheduleRecord:
-    """Read a schedule's state as the scripts write it (JSON, every value a string)."""
-    fields = json.loads(state)
-    return ScheduleRecord(
-        queue=queue,
-        key=text(key),
-        spec=fields["spec"],
-        last_tick=int(fields["last_tick"]),
-        next_tick=int(fields["next_tick"]) if fields["next_tick"] else None,
-        seen_at=float(fields["seen_at"]),
-        last_job_id=fields["last_job_id"] or None,
-        paused=fields["paused"] == "1",
-    )
