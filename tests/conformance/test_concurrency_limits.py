@@ -11,7 +11,7 @@ import pytest
 
 from conftest import QueueFactory
 from conveyor import Job, JobStatus, Queue
-from conveyor.errors import HandlerRegistrationError
+from conveyor.errors import HandlerRegistrationError, InvalidJobError
 
 
 async def test_slots_are_taken_renewed_released_and_run_out(make_queue: QueueFactory) -> None:
@@ -83,3 +83,29 @@ def test_bad_limits_are_refused(
 ) -> None:
     with pytest.raises(HandlerRegistrationError, match=message):
         make_queue().register("job", lambda job: None, **options)
+
+
+@pytest.mark.parametrize("error", [KeyError("db"), InvalidJobError("no db in this payload")])
+@pytest.mark.parametrize(
+    "limit",
+    [{"concurrency": 1, "concurrency_key": "key"}, {"rate_limit": "10/s", "rate_key": "key"}],
+)
+async def test_a_key_function_that_raises_fails_the_attempt(
+    make_queue: QueueFactory, limit: dict[str, Any], error: Exception
+) -> None:
+    queue = make_queue(workers=2)
+
+    def key(payload: Any) -> str:
+        raise error
+
+    async def vacuum(job: Job) -> None:
+        raise AssertionError("the handler ran")
+
+    options = {name: key if value == "key" else value for name, value in limit.items()}
+    queue.register("vacuum", vacuum, max_retries=0, **options)
+    job_id = await queue.enqueue("vacuum", {})
+    await queue.start()
+    job = await queue.wait(job_id, timeout=30)
+    assert job.status is JobStatus.FAILED  # even a ConveyorError: not an outage, not postponed
+    assert job.attempts == 1
+    assert type(error).__name__ in (job.error or "")

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import signal
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
@@ -218,31 +219,35 @@ def list_schedules(target: str, as_json: bool) -> None:
         )
 
 
-@schedules.command("pause")
-@click.argument("target")
-@click.argument("key")
-def pause_schedule(target: str, key: str) -> None:
-    """Stop schedule KEY of TARGET from firing, in every process, until resumed."""
-    on_queue(target, lambda queue: queue.sync.pause_schedule(key))
-    click.echo(f"paused {key}")
+def _steer_schedule(verb: str, done: str, steer: Callable[[Queue, str], None], doc: str) -> None:
+    """Add ``conveyor schedules VERB TARGET KEY``, which calls ``steer(queue, key)``."""
+
+    @schedules.command(verb, help=doc)
+    @click.argument("target")
+    @click.argument("key")
+    def command(target: str, key: str) -> None:
+        on_queue(target, lambda queue: steer(queue, key))
+        click.echo(f"{done} {key}")
 
 
-@schedules.command("resume")
-@click.argument("target")
-@click.argument("key")
-def resume_schedule(target: str, key: str) -> None:
-    """Let paused schedule KEY of TARGET fire again, from its next tick."""
-    on_queue(target, lambda queue: queue.sync.resume_schedule(key))
-    click.echo(f"resumed {key}")
-
-
-@schedules.command("remove")
-@click.argument("target")
-@click.argument("key")
-def remove_schedule(target: str, key: str) -> None:
-    """Delete schedule KEY of TARGET from the store (remove it from the code too)."""
-    on_queue(target, lambda queue: queue.sync.remove_schedule(key))
-    click.echo(f"removed {key}")
+_steer_schedule(
+    "pause",
+    "paused",
+    lambda queue, key: queue.sync.pause_schedule(key),
+    "Stop schedule KEY of TARGET from firing, in every process, until resumed.",
+)
+_steer_schedule(
+    "resume",
+    "resumed",
+    lambda queue, key: queue.sync.resume_schedule(key),
+    "Let paused schedule KEY of TARGET fire again, from its next tick.",
+)
+_steer_schedule(
+    "remove",
+    "removed",
+    lambda queue, key: queue.sync.remove_schedule(key),
+    "Delete schedule KEY of TARGET from the store (remove it from the code too).",
+)
 
 
 def _as_dict(info: ScheduleInfo) -> dict[str, Any]:

@@ -94,8 +94,17 @@ class Dependencies:
         return GO
 
 
-class RateLimit:
-    """Lets a job start once a start of its handler's ``rate_limit`` is due (store-wide)."""
+class HandlerLimit:
+    """What the rate and concurrency gates share: a limit of the job's handler.
+
+    The store keeps the limit per bucket: the job's queue and name, and what the
+    handler's key function makes of its payload. A key function that raises fails the
+    attempt (even with a ``ConveyorError``); a store out of reach postpones the job
+    (:meth:`unreachable`).
+    """
+
+    taking = "its limit"
+    """What the gate takes, for the warning when the store is out of reach."""
 
     def __init__(self, store: Store, handlers: Mapping[str, Handler], outcomes: Outcomes) -> None:
         self._store = store
@@ -103,24 +112,62 @@ class RateLimit:
         self._outcomes = outcomes
 
     async def check(self, running: Running) -> GateVerdict:
-        """Take a start of the limit; if none is due yet, wait until the next one is."""
+        """Go if the handler has no such limit; else take from it (:meth:`take`)."""
         job = running.job
         handler = self._handlers.get(job.name)
-        if handler is None or handler.rate_limit is None:
+        if handler is None or not self.limits(handler):
             return GO
-        count, period = handler.rate_limit
         try:
-            bucket = _bucket(job, handler.rate_key)
-            wait = await self._store.take_start(bucket, period / count)
-        except ConveyorError as exc:
-            log.warning("job %s: could not take a start of its rate limit: %s", job.id, exc)
-            wait = period / count
-        except Exception as exc:  # the rate_key function raised: a failed attempt
+            bucket = _bucket(job, self.key_of(handler))
+        except Exception as exc:  # the handler's key function raised: a failed attempt
             return GateVerdict(outcome=self._outcomes.failure(job, running.record, exc))
+        try:
+            return await self.take(running, bucket, handler)
+        except ConveyorError as exc:
+            log.warning("job %s: could not take %s: %s", job.id, self.taking, exc)
+            return self.unreachable(handler)
+
+    def limits(self, handler: Handler) -> bool:
+        """Say whether ``handler`` has this limit."""
+        raise NotImplementedError
+
+    def key_of(self, handler: Handler) -> Callable[[Any], str] | None:
+        """Return the handler's key function of this limit, if any."""
+        raise NotImplementedError
+
+    async def take(self, running: Running, bucket: str, handler: Handler) -> GateVerdict:
+        """Take from the limit of ``bucket`` on the store; say go, or how long to wait."""
+        raise NotImplementedError
+
+    def unreachable(self, handler: Handler) -> GateVerdict:
+        """Return the verdict when the store is out of reach: wait, then try again."""
+        raise NotImplementedError
+
+
+class RateLimit(HandlerLimit):
+    """Lets a job start once a start of its handler's ``rate_limit`` is due (store-wide)."""
+
+    taking = "a start of its rate limit"
+
+    def limits(self, handler: Handler) -> bool:
+        """Say whether ``handler`` has a ``rate_limit``."""
+        return handler.rate_limit is not None
+
+    def key_of(self, handler: Handler) -> Callable[[Any], str] | None:
+        """Return the handler's ``rate_key``."""
+        return handler.rate_key
+
+    async def take(self, running: Running, bucket: str, handler: Handler) -> GateVerdict:
+        """Take a start of the limit; if none is due yet, wait until the next one is."""
+        wait = await self._store.take_start(bucket, _interval(handler))
         return GateVerdict(wait=wait) if wait > 0 else GO
 
+    def unreachable(self, handler: Handler) -> GateVerdict:
+        """Wait one interval of the limit."""
+        return GateVerdict(wait=_interval(handler))
 
-class ConcurrencySlot:
+
+class ConcurrencySlot(HandlerLimit):
     """Lets a job start once it holds a slot of its handler's ``concurrency`` (store-wide).
 
     The job holds the slot (:attr:`Running.slot`) while its handler runs: the worker
@@ -128,32 +175,33 @@ class ConcurrencySlot:
     it back once the handler is over (:meth:`release`).
     """
 
+    taking = "a concurrency slot"
+
     def __init__(
         self, store: Store, handlers: Mapping[str, Handler], outcomes: Outcomes, lease: float
     ) -> None:
-        self._store = store
-        self._handlers = handlers
-        self._outcomes = outcomes
+        super().__init__(store, handlers, outcomes)
         self._lease = lease
 
-    async def check(self, running: Running) -> GateVerdict:
+    def limits(self, handler: Handler) -> bool:
+        """Say whether ``handler`` has a ``concurrency`` limit."""
+        return handler.concurrency is not None
+
+    def key_of(self, handler: Handler) -> Callable[[Any], str] | None:
+        """Return the handler's ``concurrency_key``."""
+        return handler.concurrency_key
+
+    async def take(self, running: Running, bucket: str, handler: Handler) -> GateVerdict:
         """Take a slot of the limit; if none is free, wait a little (:data:`SLOT_WAIT`)."""
-        job = running.job
-        handler = self._handlers.get(job.name)
-        if handler is None or handler.concurrency is None:
-            return GO
-        try:
-            bucket = _bucket(job, handler.concurrency_key)
-            taken = await self._store.acquire_slot(bucket, handler.concurrency, job.id, self._lease)
-        except ConveyorError as exc:
-            log.warning("job %s: could not take a concurrency slot: %s", job.id, exc)
-            taken = False
-        except Exception as exc:  # the concurrency_key function raised: a failed attempt
-            return GateVerdict(outcome=self._outcomes.failure(job, running.record, exc))
-        if not taken:
-            return GateVerdict(wait=random.uniform(*SLOT_WAIT))
-        running.slot = (bucket, handler.concurrency)
+        limit = handler.concurrency or 0
+        if not await self._store.acquire_slot(bucket, limit, running.job.id, self._lease):
+            return self.unreachable(handler)
+        running.slot = (bucket, limit)
         return GO
+
+    def unreachable(self, handler: Handler) -> GateVerdict:
+        """Wait a little (:data:`SLOT_WAIT`)."""
+        return GateVerdict(wait=random.uniform(*SLOT_WAIT))
 
     async def release(self, running: Running) -> None:
         """Give back the job's slot, if it holds one.
@@ -200,6 +248,12 @@ class StartGates:
             self.slots,
         )
         """Every gate, in the order a job passes them."""
+
+
+def _interval(handler: Handler) -> float:
+    """Return the seconds between two starts of the handler's ``rate_limit``."""
+    count, period = handler.rate_limit or (1, 0.0)
+    return period / count
 
 
 def _bucket(job: Job, key: Callable[[Any], str] | None) -> str:
