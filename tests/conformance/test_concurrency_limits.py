@@ -12,6 +12,8 @@ import pytest
 from conftest import QueueFactory
 from conveyor import Job, JobStatus, Queue
 from conveyor.errors import HandlerRegistrationError, InvalidJobError
+from conveyor.ids import new_job_id
+from conveyor.stores.records import JobRecord
 
 
 async def test_slots_are_taken_renewed_released_and_run_out(make_queue: QueueFactory) -> None:
@@ -109,3 +111,22 @@ async def test_a_key_function_that_raises_fails_the_attempt(
     assert job.status is JobStatus.FAILED  # even a ConveyorError: not an outage, not postponed
     assert job.attempts == 1
     assert type(error).__name__ in (job.error or "")
+
+
+async def test_a_job_that_a_start_gate_cannot_read_fails_instead_of_hanging(
+    make_queue: QueueFactory,
+) -> None:
+    queue = make_queue(workers=2)
+    queue.register("report", lambda job: None, max_retries=0)
+    now = queue.store.clock.now()
+    unreadable = JobRecord(
+        id=new_job_id(), queue=queue.name, name="report", payload=b"null",
+        status=JobStatus.PENDING, priority=0, max_retries=0, retry_delay=1.0, timeout=None,
+        backoff=None, created_at=now, run_at=now,
+        headers='{"conveyor-depends-on": "[not json"}',  # written by no conveyor
+    )  # fmt: skip
+    await queue.store.enqueue([unreadable])
+    await queue.start()
+    job = await queue.wait(unreadable.id, timeout=30)
+    assert job.status is JobStatus.FAILED
+    assert "JSONDecodeError" in (job.error or "")

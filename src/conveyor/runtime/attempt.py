@@ -97,6 +97,9 @@ class Attempts:
         except asyncio.CancelledError:  # stopped (or its lease lost) before it started
             await self._end_unstarted(running, self._outcomes.interrupted(running))
             return
+        except Exception as exc:  # a gate could not read the job: a failed attempt
+            await self._end_unstarted(running, self._outcomes.failure(job, record, exc))
+            return
         begin_attempt(job, self._report_progress, asyncio.get_running_loop())
         self._hooks.started(job)
         log_job(log, "job %s (%s) attempt %d started", job.id, job.name, job.attempts,
@@ -207,7 +210,13 @@ class Attempts:
     def _announce(self, running: Running, outcome: Outcome) -> None:
         job = running.job
         if outcome.postponed:
-            log.debug("job %s (%s) waits for its dependencies", job.id, job.name)
+            log.debug(
+                "job %s (%s) may not start yet (dependencies, rate or concurrency"
+                " limit): back in %.3g s",
+                job.id,
+                job.name,
+                outcome.retry_delay,
+            )
             return
         job.status = outcome.status
         job.error, job.traceback = outcome.error, outcome.traceback
