@@ -1,14 +1,16 @@
 """What each speed shortcut earns: a figure users see, with the shortcut and without.
 
     .venv/bin/python bench/shortcuts.py                       # every shortcut, 5 reps
-    .venv/bin/python bench/shortcuts.py --only record-cache --reps 7
+    .venv/bin/python bench/shortcuts.py --only one-insert --reps 7
 
 A shortcut is a second way to do one thing, kept only for speed. Each one here is
 measured on the figure it is for (an enqueue rate, a drain rate), on the store where
 it matters, in interleaved repetitions: once as the code is, once with the shortcut
 replaced by the plain way (patched in for that measurement only). The project keeps a
 shortcut only if the median gain is at least 10 % (docs/architecture.md, "One path per
-operation"); the code of each kept one points here.
+operation"); the code of each kept one points here. Measured and removed on
+2026-12-07 (gain within noise): a per-name cache of option-less records (+2 %) and a
+hand-made ``asyncio.timeout`` for jobs' time limits (+1 %).
 """
 
 from __future__ import annotations
@@ -103,53 +105,7 @@ async def enqueue_many(url: str, count: int = 50_000, batch: int = 1000) -> floa
         return count / (time.perf_counter() - started)
 
 
-async def drain_with_timeout(url: str, count: int = 5000) -> float:
-    """A worker of 10 slots drains jobs that have a time limit (timeout=30): jobs/s."""
-    queue = _queue(url, workers=10)
-    done = asyncio.Event()
-    finished = 0
-
-    def count_one(job: object) -> None:
-        nonlocal finished
-        finished += 1
-        if finished == count:
-            done.set()
-
-    queue.on("job:completed", count_one)
-    async with queue:
-        for first in range(0, count, 1000):
-            await queue.enqueue_many(
-                [("noop", {"i": i}, {"timeout": 30}) for i in range(first, first + 1000)]
-            )
-        started = time.perf_counter()
-        await queue.start()
-        await asyncio.wait_for(done.wait(), 120)
-        rate = count / (time.perf_counter() - started)
-        await queue.stop()
-    return rate
-
-
 # ------------------------------------------------------------------------ plain ways
-def plain_record_cache() -> Any:
-    """Every option-less enqueue builds its record in full."""
-    from conveyor.client.records import RecordFactory
-
-    class Forgets(dict[str, Any]):
-        def get(self, key: str, default: Any = None) -> Any:
-            return default
-
-        def __setitem__(self, key: str, value: Any) -> None:
-            return None
-
-    build = RecordFactory.build
-
-    def without_cache(self: Any, *args: Any, **kwargs: Any) -> Any:
-        self._plain = Forgets()
-        return build(self, *args, **kwargs)
-
-    return patched(RecordFactory, "build", without_cache)
-
-
 def plain_many_copy() -> Any:
     """``enqueue_many`` builds each ``(name, payload)`` record as any other item."""
     from conveyor.client.records import RecordFactory
@@ -166,22 +122,46 @@ def plain_many_copy() -> Any:
 
 
 def plain_event_json() -> Any:
-    """Event messages made by ``json.dumps``."""
+    """Event messages made by ``json.dumps`` (Redis's job:added, PostgreSQL's NOTIFYs)."""
     import json
 
-    channel = importlib.import_module("conveyor.stores.channel")
+    compact = {"separators": (",", ":")}
 
     def encode_events(origin: str, events: Any) -> str:
-        batch = [[e.event, e.job_id, e.queue] for e in events]
-        return json.dumps({"o": origin, "e": batch}, separators=(",", ":"))
+        return json.dumps({"o": origin, "e": [[e.event, e.job_id, e.queue] for e in events]},
+                          **compact)  # fmt: skip
 
-    users = [m for m in list(sys.modules.values()) if getattr(m, "encode_events", None)]
-    stack = [patched(module, "encode_events", encode_events) for module in users]
-    return _all(stack, channel)
+    def encode_event(origin: str, event: str, job_id: str, queue: str) -> str:
+        return json.dumps({"o": origin, "e": [[event, job_id, queue]]}, **compact)
+
+    def messages(origin: str, batch: Any) -> list[str]:
+        head = '{"o":' + json.dumps(origin) + ',"e":['
+        found: list[str] = []
+        parts: list[str] = []
+        size = len(head) + 2
+        for event in batch:
+            part = json.dumps([event.event, event.job_id, event.queue], **compact)
+            if parts and size + 1 + len(part) > 7999:
+                found.append(head + ",".join(parts) + "]}")
+                parts, size = [], len(head) + 2
+            size += len(part) + (1 if parts else 0)
+            parts.append(part)
+        found.append(head + ",".join(parts) + "]}")
+        return found
+
+    plain = {"encode_events": encode_events, "encode_event": encode_event, "messages": messages}
+    managers = [
+        patched(module, name, value)
+        for module in list(sys.modules.values())
+        if (module.__name__ or "").startswith("conveyor.stores")
+        for name, value in plain.items()
+        if hasattr(module, name)
+    ]
+    return _all(managers)
 
 
 @contextmanager
-def _all(managers: list[Any], _anchor: object = None) -> Iterator[None]:
+def _all(managers: list[Any]) -> Iterator[None]:
     for manager in managers:
         manager.__enter__()
     try:
@@ -194,13 +174,18 @@ def _all(managers: list[Any], _anchor: object = None) -> Iterator[None]:
 def plain_one_insert() -> Any:
     """PostgreSQL stores one new job with the statement for many."""
     modules = [m for m in list(sys.modules.values()) if hasattr(m, "record_params")]
+    from conveyor.stores.channel import StoreEvent
+
     codec = importlib.import_module("conveyor.stores.postgres._codec")
     params = codec.record_params
 
     def record_params(records: Any, origin: str) -> Any:
         if len(records) == 1:  # the many-row shape for one row: two copies, minus one
             many = params([records[0], records[0]], origin)
-            return {key: type(value)(value[:1]) for key, value in many.items()}
+            one = {key: type(value)(value[:1]) for key, value in many.items()}
+            added = [StoreEvent("job:added", records[0].id, records[0].queue)]
+            one["messages"] = type(many["messages"])(codec.messages(origin, added))
+            return one
         return params(records, origin)
 
     store_class = importlib.import_module("conveyor.stores.postgres").PostgresStore
@@ -217,26 +202,11 @@ def plain_blocking_enqueue() -> Any:
     return patched(owner, "writes_here", property(lambda self: False))
 
 
-def plain_within() -> Any:
-    """A job's time limit kept by ``asyncio.timeout``."""
-    from conveyor.errors import JobTimeoutError
-
-    async def within(awaitable: Awaitable[Any], seconds: float, job_id: str) -> Any:
-        try:
-            async with asyncio.timeout(seconds):
-                return await awaitable
-        except TimeoutError:
-            raise JobTimeoutError(f"job {job_id} timed out after {seconds:g} s") from None
-
-    modules = [m for m in list(sys.modules.values()) if hasattr(m, "_within")]
-    return _all([patched(module, "_within", within) for module in modules])
-
-
 SHORTCUTS = [
-    Shortcut("record-cache", "enqueue one at a time, awaited (Redis)", REDIS,
-             enqueue_one, plain_record_cache),
     Shortcut("many-copy", "enqueue_many, batches of 1,000 (Redis)", REDIS,
              enqueue_many, plain_many_copy),
+    Shortcut("event-json-redis", "enqueue one at a time, awaited (Redis)", REDIS,
+             enqueue_one, plain_event_json),
     Shortcut("event-json", "enqueue one at a time, awaited (PostgreSQL)", POSTGRES,
              enqueue_one, plain_event_json),
     Shortcut("event-json-many", "enqueue_many, batches of 1,000 (PostgreSQL)", POSTGRES,
@@ -245,8 +215,6 @@ SHORTCUTS = [
              enqueue_one, plain_one_insert),
     Shortcut("blocking-enqueue", "queue.sync.enqueue one at a time (SQLite)", SQLITE,
              sync_enqueue, plain_blocking_enqueue),
-    Shortcut("within", "drain of jobs with a time limit, 10 slots (Redis)", REDIS,
-             drain_with_timeout, plain_within),
 ]  # fmt: skip
 
 

@@ -173,7 +173,7 @@ class Attempts:
             coroutine = loop.run_in_executor(self._threads, context.run, handler.func, job)
         if timeout is None:
             return await coroutine
-        return await _within(coroutine, timeout, job.id)
+        return await within(coroutine, timeout, job.id)
 
     # -- settling ----------------------------------------------------------------------
 
@@ -280,35 +280,20 @@ _VERB = {
 }
 
 
-async def _within(awaitable: Awaitable[Any], seconds: float, job_id: str) -> Any:
+async def within(awaitable: Awaitable[Any], seconds: float, job_id: str) -> Any:
     """Await ``awaitable``; cancel it and raise :class:`JobTimeoutError` after ``seconds``.
 
-    As ``asyncio.timeout`` does, with one timer and no context manager: this runs once
-    per job, where that costs about twice as much. A cancellation from elsewhere (the
-    job was cancelled, the worker stops) stays a cancellation.
+    A cancellation from elsewhere (the job was cancelled, the worker stops) stays a
+    cancellation, and a handler's own ``TimeoutError`` stays its own.
     """
-    task = asyncio.current_task()
-    assert task is not None
-    expired = False
-
-    def expire() -> None:
-        nonlocal expired
-        expired = True
-        task.cancel()
-
-    loop = asyncio.get_running_loop()
-    timer = loop.call_at(loop.time() + seconds, expire)
+    limit = asyncio.timeout(seconds)
     try:
-        value = await awaitable
-    except asyncio.CancelledError:
-        if expired and task.uncancel() == 0:
+        async with limit:
+            return await awaitable
+    except TimeoutError:
+        if limit.expired():
             raise JobTimeoutError(f"job {job_id} timed out after {seconds:g} s") from None
         raise
-    finally:
-        timer.cancel()
-    if expired:  # the handler swallowed the cancellation and returned
-        task.uncancel()
-    return value
 
 
 def _log_outcome(job: Job, outcome: Outcome, seconds: float) -> None:
