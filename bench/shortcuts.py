@@ -9,8 +9,8 @@ it matters, in interleaved repetitions: once as the code is, once with the short
 replaced by the plain way (patched in for that measurement only). The project keeps a
 shortcut only if the median gain is at least 10 % (docs/architecture.md, "One path per
 operation"); the code of each kept one points here. Measured and removed on
-2026-12-07 (gain within noise): a per-name cache of option-less records (+2 %) and a
-hand-made ``asyncio.timeout`` for jobs' time limits (+1 %).
+2026-12-07 (gain within noise): a hand-made ``asyncio.timeout`` for jobs' time limits
+(+1 % on a drain of jobs with a timeout, Redis).
 """
 
 from __future__ import annotations
@@ -96,6 +96,20 @@ async def sync_enqueue(url: str) -> float:
     return await asyncio.to_thread(sync_enqueue_one, url)
 
 
+async def enqueue_concurrent(url: str, count: int = 10_000, tasks: int = 50) -> float:
+    """``await queue.enqueue("noop", {...})`` from 50 tasks at once: jobs/s."""
+    async with _queue(url) as queue:
+        await queue.enqueue("noop", {"i": -1})
+
+        async def produce(first: int) -> None:
+            for i in range(first, count, tasks):
+                await queue.enqueue("noop", {"i": i})
+
+        started = time.perf_counter()
+        await asyncio.gather(*(produce(first) for first in range(tasks)))
+        return count / (time.perf_counter() - started)
+
+
 async def enqueue_many(url: str, count: int = 50_000, batch: int = 1000) -> float:
     """``await queue.enqueue_many([("noop", {...}), ...])`` in batches of 1,000: jobs/s."""
     async with _queue(url) as queue:
@@ -106,6 +120,26 @@ async def enqueue_many(url: str, count: int = 50_000, batch: int = 1000) -> floa
 
 
 # ------------------------------------------------------------------------ plain ways
+def plain_record_cache() -> Any:
+    """Every option-less enqueue builds its record in full."""
+    from conveyor.client.records import RecordFactory
+
+    class Forgets(dict[str, Any]):
+        def get(self, key: str, default: Any = None) -> Any:
+            return default
+
+        def __setitem__(self, key: str, value: Any) -> None:
+            return None
+
+    build = RecordFactory.build
+
+    def without_cache(self: Any, *args: Any, **kwargs: Any) -> Any:
+        self._plain = Forgets()
+        return build(self, *args, **kwargs)
+
+    return patched(RecordFactory, "build", without_cache)
+
+
 def plain_many_copy() -> Any:
     """``enqueue_many`` builds each ``(name, payload)`` record as any other item."""
     from conveyor.client.records import RecordFactory
@@ -203,6 +237,12 @@ def plain_blocking_enqueue() -> Any:
 
 
 SHORTCUTS = [
+    Shortcut("record-cache", "enqueue one at a time, awaited (Redis)", REDIS,
+             enqueue_one, plain_record_cache),
+    Shortcut("record-cache-50", "enqueue from 50 tasks at once (SQLite)", SQLITE,
+             enqueue_concurrent, plain_record_cache),
+    Shortcut("record-cache-50-redis", "enqueue from 50 tasks at once (Redis)", REDIS,
+             enqueue_concurrent, plain_record_cache),
     Shortcut("many-copy", "enqueue_many, batches of 1,000 (Redis)", REDIS,
              enqueue_many, plain_many_copy),
     Shortcut("event-json-redis", "enqueue one at a time, awaited (Redis)", REDIS,

@@ -1,4 +1,4 @@
-"""Jobs enqueued without options get their handler's settings, every one of them."""
+"""Jobs enqueued without options reuse their name's settings, worked out on the first one."""
 
 from __future__ import annotations
 

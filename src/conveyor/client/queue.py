@@ -324,6 +324,7 @@ class Queue(ReadAndSteer, ScheduleVerbs, Watching):
         if name is not None:
             check_queue_name(name)
             self._name = name
+        self._records.forget()
 
     async def __aenter__(self) -> Queue:
         self._remote.bind_running_loop()

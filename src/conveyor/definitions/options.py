@@ -168,6 +168,19 @@ def build_record(
     )
 
 
+def new_like(template: JobRecord, payload: bytes, now: float) -> JobRecord:
+    """Make a new job due now, with ``template``'s name, queue and settings.
+
+    What :func:`build_record` makes for the same name without per-job options or a
+    start time, without working the settings out again.
+    """
+    return JobRecord(
+        new_job_id(), template.queue, template.name, payload, JobStatus.PENDING,
+        template.priority, template.max_retries, template.retry_delay, template.timeout,
+        template.backoff, now, now,
+    )  # fmt: skip
+
+
 def _pick(first: T | None, second: T | None, fallback: T) -> T:
     if first is not None:
         return first
