@@ -6,6 +6,7 @@ except a schedule's ticks, which are whole epoch milliseconds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..job import JobStatus
@@ -134,6 +135,25 @@ class ScheduleRecord:
     last_job_id: str | None = None
     """The job of the latest tick fired."""
     paused: bool = False
+
+
+def schedule_move(
+    queue: str,
+    key: str,
+    expected_tick: int,
+    tick: int,
+    next_tick: int | None,
+    records: Sequence[JobRecord],
+) -> dict[str, object]:
+    """Return the parameters of a SQL store's compare-and-set of a schedule's tick.
+
+    ``expected`` is the ``last_tick`` the firing saw, ``job_id`` the last job of the
+    tick (or ``None``), as :meth:`~conveyor.stores.base.Coordination.fire_schedule` says.
+    """
+    return {
+        "queue": queue, "key": key, "expected": expected_tick, "tick": tick,
+        "next_tick": next_tick, "job_id": records[-1].id if records else None,
+    }  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..records import JobRecord, ScheduleRecord
+from ..records import JobRecord, ScheduleRecord, schedule_move
 from ._codec import record_params
 from ._plumbing import PostgresPlumbing
 
@@ -77,10 +77,7 @@ class PostgresCoordination(PostgresPlumbing):
         records: Sequence[JobRecord],
     ) -> bool:
         """Move the schedule on and insert the tick's jobs in one transaction, or do nothing."""
-        move = {
-            "queue": queue, "key": key, "expected": expected_tick, "tick": tick,
-            "next_tick": next_tick, "job_id": records[-1].id if records else None,
-        }  # fmt: skip
+        move = schedule_move(queue, key, expected_tick, tick, next_tick, records)
         insert = self._insert_for(records)
         added = {
             "channel": self._settings.channel,

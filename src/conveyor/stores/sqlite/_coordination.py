@@ -6,7 +6,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 
-from ..records import JobRecord, ScheduleRecord, next_due
+from ..records import JobRecord, ScheduleRecord, next_due, schedule_move
 from . import queries as q
 from ._file import SQLiteFile
 from ._rows import count_added, new_rows
@@ -91,10 +91,7 @@ class SQLiteCoordination(SQLiteFile):
         records: Sequence[JobRecord],
     ) -> bool:
         """Move the schedule on and insert the tick's jobs in one transaction, or do nothing."""
-        params = {
-            "queue": queue, "key": key, "expected": expected_tick, "tick": tick,
-            "next_tick": next_tick, "job_id": records[-1].id if records else None,
-        }  # fmt: skip
+        params = schedule_move(queue, key, expected_tick, tick, next_tick, records)
         insert, rows = new_rows(records)
 
         def operation(conn: sqlite3.Connection) -> bool:
