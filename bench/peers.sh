@@ -56,6 +56,8 @@ patches = [
     ),
 ]
 for old, new in patches:
+    if "?schema=public" in text:  # the harness puts conveyor there itself now
+        continue
     if new not in text:
         if old not in text:
             raise SystemExit(f"systems/conveyor_peer.py: {old.strip()!r} not found; patch by hand")
