@@ -1,0 +1,1 @@
+"""The shop app: its views enqueue, its jobs module holds the queue."""
