@@ -20,14 +20,23 @@ from .errors import ConfigurationError
 log = logging.getLogger("conveyor.events")
 
 JOB_ADDED = "job:added"
+"""A job was enqueued; the callback gets the :class:`~conveyor.Job`."""
 JOB_STARTED = "job:started"
+"""A worker started an attempt of the job."""
 JOB_PROGRESS = "job:progress"
+"""The job's handler reported progress (``job.progress_percent``, ``progress_message``)."""
 JOB_COMPLETED = "job:completed"
+"""The job's handler returned and its result is stored."""
 JOB_FAILED = "job:failed"
+"""The job failed for good: it has no retries left."""
 JOB_RETRYING = "job:retrying"
+"""An attempt failed and the job will be retried."""
 JOB_CANCELLED = "job:cancelled"
+"""The job was cancelled."""
 QUEUE_STARTED = "queue:started"
+"""This process's workers started; the callback gets the :class:`~conveyor.Queue`."""
 QUEUE_STOPPED = "queue:stopped"
+"""This process's workers stopped; the callback gets the :class:`~conveyor.Queue`."""
 
 EVENTS = frozenset(
     {
@@ -42,6 +51,7 @@ EVENTS = frozenset(
         QUEUE_STOPPED,
     }
 )
+"""The names of the events conveyor emits (``queue.emit`` may emit others)."""
 
 Callback = Callable[[Any], Awaitable[None] | None]
 

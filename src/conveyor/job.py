@@ -49,9 +49,13 @@ class JobPriority(IntEnum):
     """Higher runs first; first-in-first-out within one priority."""
 
     LOW = 0
+    """Runs after every other priority."""
     NORMAL = 1
+    """The default."""
     HIGH = 2
+    """Runs before NORMAL and LOW."""
     CRITICAL = 3
+    """Runs first."""
 
 
 def check_priority(value: object) -> JobPriority:
@@ -89,11 +93,17 @@ class QueueStats:
     """How many jobs of a queue are in each status."""
 
     pending: int = 0
+    """Jobs ready to run."""
     scheduled: int = 0
+    """Jobs waiting for their time (delayed, or waiting for a retry)."""
     processing: int = 0
+    """Jobs a worker runs now."""
     completed: int = 0
+    """Jobs that completed (and are still kept)."""
     failed: int = 0
+    """Jobs that failed for good (and are still kept)."""
     cancelled: int = 0
+    """Jobs that were cancelled (and are still kept)."""
 
     @property
     def total(self) -> int:
@@ -119,20 +129,35 @@ class Job:
     """
 
     id: str
+    """Unique, and sortable by creation time."""
     name: str
+    """The job name, which picks its handler."""
     queue: str
+    """The name of the queue the job is in."""
     payload: Any
+    """What the job was enqueued with, as the serializer decoded it."""
     status: JobStatus
+    """Where the job is in its life."""
     config: JobConfig
+    """How it runs: retries, their delay, time limit, priority, start time."""
     attempts: int = 0
+    """Attempts started so far, the current one included."""
     created_at: datetime | None = None
+    """When it was enqueued (aware, UTC)."""
     started_at: datetime | None = None
+    """When its latest attempt started (aware, UTC)."""
     completed_at: datetime | None = None
+    """When it finished: completed, failed for good or cancelled (aware, UTC)."""
     error: str | None = None
+    """The last failure's message."""
     traceback: str | None = None
+    """The last failure's traceback."""
     result: Any = None
+    """What the handler returned, once completed."""
     progress_percent: float | None = None
+    """The last progress its handler reported (0 to 100)."""
     progress_message: str | None = None
+    """The message of that progress report."""
     headers: Mapping[str, str] = field(default_factory=dict)
     """The job's message headers (with tracing on, the trace context of its enqueue)."""
     _reporter: ProgressReporter | None = field(default=None, repr=False)

@@ -21,8 +21,8 @@ from .stores.records import JobRecord
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-# Seconds: from a millisecond no-op to an hour-long report.
 BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+"""The histograms' buckets, in seconds: from a millisecond no-op to an hour-long report."""
 
 
 def _prometheus() -> Any:

@@ -21,6 +21,7 @@ class Fixed:
     """Wait the same ``delay`` seconds before every retry."""
 
     delay: float = 1.0
+    """Seconds before each retry."""
 
     def seconds(self, attempt: int) -> float:
         """Return the delay before the retry that follows failed attempt ``attempt``."""
@@ -40,9 +41,13 @@ class Exponential:
     """
 
     base: float = 1.0
+    """Seconds before the first retry (before jitter)."""
     factor: float = 2.0
+    """What each further retry multiplies the wait by."""
     max_delay: float = 300.0
+    """The longest wait, in seconds."""
     jitter: bool = True
+    """Draw each wait uniformly between 0 and the computed one."""
 
     def seconds(self, attempt: int) -> float:
         """Return the delay before the retry that follows failed attempt ``attempt``."""

@@ -64,8 +64,11 @@ class Queue(ReadAndSteer, ScheduleVerbs, Watching):
         self._store = store
         self._name = name
         self.workers = workers
+        """How many jobs this process runs at once (unless ``start(concurrency=...)`` says)."""
         self.lease = lease
+        """Seconds a worker holds a job without renewing it before another may take it."""
         self.serializer = serializer
+        """What turns payloads and results into bytes and back."""
         self.retention = retention
         """How long finished jobs are kept (``keep_completed``, ``keep_failed``)."""
         self.age_after = age_after

@@ -147,9 +147,9 @@ class ScheduleVerbs:
         tick's time. ``missed``: after downtime, ``"latest"`` runs the most recent
         missed tick once, ``"skip"`` runs none, a number N runs up to the N most recent.
         ``key`` names the schedule (default: ``name``), to give one job several
-        schedules. ``config``: job options, as for :meth:`enqueue`. The handler must be
-        registered first; every mistake is raised here, not at the first tick.
-        Schedules fire in processes that :meth:`start` the queue.
+        schedules. ``config``: job options, as for :meth:`~conveyor.Queue.enqueue`. The
+        handler must be registered first; every mistake is raised here, not at the first
+        tick. Schedules fire in processes that :meth:`~conveyor.Queue.start` the queue.
         """
         self._schedules.add(name, schedule, payload, timezone=timezone, key=key, missed=missed,
                             config=config)  # fmt: skip

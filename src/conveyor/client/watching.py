@@ -42,7 +42,7 @@ class Watching:
     def enable_metrics(self, registry: CollectorRegistry | None = None) -> Metrics:
         """Count this process's jobs for Prometheus (needs ``conveyor[metrics]``).
 
-        Call it before :meth:`start`. ``registry``: a ``prometheus_client``
+        Call it before :meth:`~conveyor.Queue.start`. ``registry``: a ``prometheus_client``
         ``CollectorRegistry`` (default: a new one); serve it with
         :func:`conveyor.metrics.serve_metrics` or your own exporter.
         """

@@ -90,17 +90,21 @@ class ScheduleInfo:
     schedule: str
     """The cron expression, or ``every <seconds>s``."""
     timezone: str
+    """The IANA time zone whose wall clock a cron expression reads."""
     next_run: datetime | None
     """The next tick, as the process that last fired or registered it computed it."""
     last_run: datetime | None
     """The tick of the latest job it enqueued."""
     last_job_id: str | None
+    """The id of the latest job it enqueued."""
     paused: bool
+    """True while paused (``queue.pause_schedule``): it fires no ticks."""
     last_seen: datetime
     """When a process that has it in its code last registered it."""
     stale: bool
     """No process has registered it for an hour: it was removed from the code."""
     missed: Missed = "latest"
+    """What to do with ticks missed while no process ran: ``"latest"``, ``"skip"`` or N."""
 
     @classmethod
     def from_record(cls, record: ScheduleRecord, now: float) -> ScheduleInfo:

@@ -55,12 +55,19 @@ class WorkerInfo:
     """A worker process as it last told the store (``queue.get_workers()``)."""
 
     id: str
+    """The worker's id (``host:pid:random``), which the jobs it holds carry."""
     host: str
+    """The machine's host name."""
     pid: int
+    """The process id on that machine."""
     queues: tuple[str, ...]
+    """The names of the queues it serves."""
     concurrency: int
+    """How many jobs it runs at once at most."""
     started_at: datetime
+    """When it started (aware, UTC)."""
     seen_at: datetime
+    """Its last beat (aware, UTC)."""
     running: tuple[str, ...]
     """Ids of the jobs it ran at its last beat."""
 

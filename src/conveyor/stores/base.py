@@ -98,10 +98,11 @@ class JobStore(Protocol):
         """Wait until work may be ready, for at most ``timeout`` seconds; return jobs claimed.
 
         An idle worker calls this after a claim found nothing: it returns once
-        :attr:`changes` fired after generation ``since`` (at once if it already has) or
-        the time is up. A store that can claim on the server the moment work arrives
-        returns the jobs so claimed (as :meth:`claim` with the same arguments would);
-        the others return ``[]`` and the worker claims next (:class:`ClaimsAfterWaking`).
+        :attr:`EventChannel.changes` fired after generation ``since`` (at once if it already
+        has) or the time is up. A store that can claim on the server the moment work
+        arrives returns the jobs so claimed (as :meth:`claim` with the same arguments
+        would); the others return ``[]`` and the worker claims next
+        (:class:`~conveyor.stores.signals.ClaimsAfterWaking`).
         """
         ...
 

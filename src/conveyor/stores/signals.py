@@ -28,6 +28,7 @@ class ChangeSignal:
         self._lock = threading.Lock()
         self._waiters: list[_Waiter] = []
         self.generation = 0
+        """How many times the signal fired: read it before looking, pass it as ``since``."""
         self.on_first_waiter: threading.Event | None = None
         """Set whenever a waiter registers (a store's watcher thread can sleep on it)."""
 
