@@ -93,7 +93,10 @@ def worker(
     ctx = click.get_current_context()
     if wants_supervisor(processes, max_jobs_per_process, max_memory_per_process, supervised):
         ctx.exit(supervise(ctx))
-    child = None if supervised is None else Supervised.attach(supervised)
+    try:
+        child = None if supervised is None else Supervised.attach(supervised)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--supervised") from None
     if supervised is not None and child is None:
         log.warning("worker %s: its supervisor is gone before it started", os.getpid())
         return

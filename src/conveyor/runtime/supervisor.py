@@ -258,8 +258,11 @@ class Supervisor:
         ours, theirs = socket.socketpair()
         spec = ChildSpec(theirs.fileno(), os.getpid(), self.max_jobs, self.max_memory_mb)
         try:
-            popen = subprocess.Popen(
-                self.command(spec), pass_fds=(theirs.fileno(),), process_group=0
+            popen = subprocess.Popen(  # its own group: only the supervisor gets a ^C
+                self.command(spec),
+                stdin=subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),),
+                process_group=0,
             )
         except OSError as exc:
             ours.close()
