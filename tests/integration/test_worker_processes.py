@@ -138,10 +138,38 @@ def test_a_process_recycles_itself_after_max_jobs(
     assert max(per_process.values()) <= 4, per_process
     log = supervisor.log()
     assert "recycling: 3 job(s) done (--max-jobs-per-process 3)" in log
-    assert "recycled itself: starting another" in log
+    assert "recycles itself: starting another" in log
     assert "another starts in" not in log  # no backoff
     supervisor.signal(signal.SIGTERM)
     assert supervisor.wait(15) == 0, log
+
+
+def test_a_recycling_process_is_replaced_while_it_finishes_its_jobs(
+    procs: Processes, queue: Queue, markers: Path
+) -> None:
+    supervisor = supervise(procs, "sup", "--max-jobs-per-process", "1", "-c", "2")
+    (first,) = serving(supervisor)
+    held = queue.sync.enqueue("hold", {"seconds": 60})
+    wait_for(lambda: started_by(markers, held), 10, "the long job to start")
+    short = queue.sync.enqueue("record", {})
+    assert queue.sync.wait(short, timeout=10).status is JobStatus.COMPLETED  # its 1st job
+    supervisor.wait_log(f"worker process {first} recycles itself: starting another")
+    (new,) = wait_for(
+        lambda: re.findall(r"started worker process (\d+)", supervisor.log())[1:], 10, "another"
+    )
+    supervisor.wait_log(f"worker {new} serving")
+    assert alive(first)  # still running the long job
+    after = queue.sync.enqueue("record", {})
+    assert queue.sync.wait(after, timeout=10).status is JobStatus.COMPLETED
+    (markers / "release").touch()
+    job = queue.sync.wait(held, timeout=10)
+    assert (job.status, job.attempts, job.result) == (JobStatus.COMPLETED, 1, {"pid": first})
+    supervisor.wait_log(f"worker process {first} recycled (exited with status 75)")
+    log = supervisor.log()
+    assert "replaced by" not in log  # a recycling process is not told to stop
+    assert "another starts in" not in log  # no backoff
+    supervisor.signal(signal.SIGTERM)
+    assert supervisor.wait(15) == 0
 
 
 def test_a_process_recycles_itself_past_max_memory(procs: Processes, queue: Queue) -> None:
@@ -151,7 +179,7 @@ def test_a_process_recycles_itself_past_max_memory(procs: Processes, queue: Queu
     assert queue.sync.wait(small, timeout=10).result == {"pid": first}
     big = queue.sync.enqueue("grow", {"mb": 100})
     assert queue.sync.wait(big, timeout=10).result == {"pid": first}
-    supervisor.wait_log(f"worker process {first} recycled itself")
+    supervisor.wait_log(f"worker process {first} recycled (exited with status 75)")
     after = queue.sync.enqueue("grow", {"mb": 1})
     assert queue.sync.wait(after, timeout=15).result["pid"] not in (first, supervisor.pid)
     assert re.search(r"recycling: \d+ MB resident \(--max-memory-per-process 120\)",

@@ -11,9 +11,9 @@ worker process then, through :class:`Supervised`:
 - says ``ready`` on the socket once it serves (the supervisor's cue, during a reload,
   to stop the process it replaces);
 - counts the attempts it ran and reads its resident memory after each
-  (:class:`Recycler`, a :class:`~conveyor.definitions.hooks.Hook`); at a limit it stops
-  gracefully by itself and exits with :data:`RECYCLE_EXIT`, and the supervisor starts
-  a fresh process in its place at once.
+  (:class:`Recycler`, a :class:`~conveyor.definitions.hooks.Hook`); at a limit it says
+  ``recycling`` on the socket (the supervisor starts a fresh process in its place at
+  once), stops gracefully by itself and exits with :data:`RECYCLE_EXIT`.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ RECYCLE_EXIT = 75
 """The exit status of a worker process that recycled itself (``EX_TEMPFAIL``)."""
 READY = b"ready\n"
 """What a worker process writes to its supervisor once it serves."""
+RECYCLING = b"recycling\n"
+"""What a worker process writes to its supervisor when it reached a limit (it stops now)."""
 _PR_SET_PDEATHSIG = 1
 
 
@@ -165,6 +167,7 @@ class Supervised:
         def recycle(reason: str) -> None:
             log.info("worker %s recycling: %s", os.getpid(), reason)
             self.recycling = True
+            self._tell(RECYCLING)
             stop()
 
         hooks.add(Recycler(self.spec, recycle))
@@ -195,5 +198,8 @@ class Supervised:
                 rss,
                 limit,
             )
-        with contextlib.suppress(OSError):
-            os.write(self.spec.fd, READY)
+        self._tell(READY)
+
+    def _tell(self, message: bytes) -> None:
+        with contextlib.suppress(OSError):  # the supervisor is gone: it has no use for it
+            os.write(self.spec.fd, message)

@@ -5,8 +5,10 @@ starts one worker process per *slot* (``python -m conveyor worker ...``, made by
 caller's ``command``, each in a process group of its own so that a ^C at the terminal
 reaches the supervisor only) and keeps every slot filled:
 
-- a process that recycled itself (exit :data:`~.supervised.RECYCLE_EXIT`, after
-  ``--max-jobs-per-process`` or ``--max-memory-per-process``) is replaced at once;
+- a process that recycles itself (after ``--max-jobs-per-process`` jobs, or past
+  ``--max-memory-per-process``) is replaced at once: as soon as it says so, while it
+  finishes its running jobs (and again, should it not have said so, when it exits
+  with :data:`~.supervised.RECYCLE_EXIT`);
 - a process that died otherwise (a crash, SIGKILL, any other exit) is restarted after
   a backoff (:class:`Backoff`: 0.5 s, doubling to 30 s; back to 0.5 s once a process of
   that slot ran 30 s);
@@ -39,7 +41,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
 
-from .supervised import READY, RECYCLE_EXIT, ChildSpec
+from .supervised import READY, RECYCLE_EXIT, RECYCLING, ChildSpec
 
 log = logging.getLogger("conveyor.supervisor")
 
@@ -75,6 +77,8 @@ class Child:
     """The supervisor's end of the socket pair; the process writes ``ready`` to it."""
     started: float = field(default_factory=time.monotonic)
     ready: bool = False
+    recycling: bool = False
+    """It reached a limit and stops by itself: a fresh process takes its slot."""
     signals: int = 0
     """Signals the supervisor sent it (one or more: it is being stopped)."""
 
@@ -194,10 +198,19 @@ class Supervisor:
                 continue  # the signal wake-up: the signals are in self._signals
             if not data:
                 self._selector.unregister(sock)  # its exit is reaped next
-            elif READY in data and not child.ready:
-                child.ready = True
-                self._booted = True
-                self._announce()
+            else:
+                self._heard(child, data)
+
+    def _heard(self, child: Child, data: bytes) -> None:
+        """Take in what a process said on its channel (``ready``, ``recycling``)."""
+        if READY in data and not child.ready:
+            child.ready = True
+            self._booted = True
+            self._announce()
+        if RECYCLING in data and not child.recycling:
+            child.recycling = True
+            self._restart_at[child.slot] = time.monotonic()
+            log.info("worker process %d recycles itself: starting another", child.pid)
 
     # -- signals -----------------------------------------------------------------------
 
@@ -241,12 +254,13 @@ class Supervisor:
 
     # -- processes ---------------------------------------------------------------------
 
+    def _current(self, child: Child) -> bool:
+        """Tell whether ``child`` holds its slot: of this generation, and not stopping."""
+        return child.generation == self._generation and child.signals == 0 and not child.recycling
+
     def _filled(self, slot: int) -> bool:
-        """Tell whether ``slot`` has a process of this generation that is not stopping."""
-        return any(
-            c.slot == slot and c.generation == self._generation and c.signals == 0
-            for c in self.children
-        )
+        """Tell whether ``slot`` has a process that holds it."""
+        return any(c.slot == slot and self._current(c) for c in self.children)
 
     def _fill(self) -> None:
         now = time.monotonic()
@@ -282,21 +296,18 @@ class Supervisor:
     def _retire_replaced(self) -> None:
         """Stop gracefully each process whose slot has a newer one that serves."""
         for new in self.children:
-            if not (new.ready and new.generation == self._generation and new.signals == 0):
+            if not (new.ready and self._current(new)):
                 continue
             for old in self.children:
-                if old.slot == new.slot and old is not new and old.signals == 0:
+                if old.slot == new.slot and old is not new and old.signals == 0 \
+                        and not old.recycling:  # fmt: skip
                     log.info("worker process %d replaced by %d: stopping it gracefully",
                              old.pid, new.pid)  # fmt: skip
                     old.send(signal.SIGTERM)
 
     def _announce(self) -> None:
         """Log once per generation that every slot has a process of it serving."""
-        serving = [
-            c
-            for c in self.children
-            if c.ready and c.generation == self._generation and c.signals == 0
-        ]
+        serving = [c for c in self.children if c.ready and self._current(c)]
         if len(serving) == self.processes and self._announced < self._generation:
             self._announced = self._generation
             pids = ", ".join(str(c.pid) for c in sorted(serving, key=lambda c: c.slot))
@@ -326,9 +337,9 @@ class Supervisor:
             log.warning("old worker process %d %s before its replacement served", child.pid,
                         _how(code))  # fmt: skip
         elif code == RECYCLE_EXIT:
-            log.info("worker process %d recycled itself: starting another", child.pid)
+            log.info("worker process %d recycled (%s)", child.pid, _how(code))
             self._failures[child.slot] = 0
-            self._restart_at[child.slot] = time.monotonic()
+            self._restart_at[child.slot] = time.monotonic()  # if it did not say so first
         else:
             self._restart_later(child, code, ran)
 
