@@ -333,8 +333,8 @@ class Supervisor:
             log.error("worker process %d %s before it served: stopping", child.pid, _how(code))
             self.status = code if code > 0 else 1
             self._stop_all()
-        elif child.generation != self._generation:
-            log.warning("old worker process %d %s before its replacement served", child.pid,
+        elif child.generation != self._generation or (child.recycling and code != RECYCLE_EXIT):
+            log.warning("worker process %d %s, its replacement already started", child.pid,
                         _how(code))  # fmt: skip
         elif code == RECYCLE_EXIT:
             log.info("worker process %d recycled (%s)", child.pid, _how(code))
