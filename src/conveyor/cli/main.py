@@ -24,7 +24,9 @@ from ..client.queue import Queue
 from ..errors import ConveyorError
 from ..logs import configure_logging
 from ..runtime.scheduler import ScheduleInfo
+from ..runtime.supervised import RECYCLE_EXIT, Supervised
 from . import jobs, overview
+from .processes import process_options, supervise, wants_supervisor
 from .target import load_queue, on_queue
 
 log = logging.getLogger("conveyor.cli")
@@ -67,6 +69,7 @@ def cli() -> None:
     help="Serve Prometheus metrics on this port (/metrics; needs conveyor[metrics]).",
 )
 @click.option("--metrics-host", default="127.0.0.1", show_default=True)
+@process_options
 def worker(
     target: str,
     concurrency: int | None,
@@ -76,9 +79,27 @@ def worker(
     log_format: Literal["text", "json"],
     metrics_port: int | None,
     metrics_host: str,
+    processes: int,
+    max_jobs_per_process: int | None,
+    max_memory_per_process: float | None,
+    supervised: str | None,
 ) -> None:
-    """Run workers for the queue TARGET (module:attribute) until SIGINT or SIGTERM."""
+    """Run workers for the queue TARGET (module:attribute) until SIGINT or SIGTERM.
+
+    With --processes N (or a per-process limit), this command starts and supervises
+    that many worker processes, each running --concurrency jobs at once.
+    """
     configure_logging(log_level, log_format)
+    ctx = click.get_current_context()
+    if wants_supervisor(processes, max_jobs_per_process, max_memory_per_process, supervised):
+        ctx.exit(supervise(ctx))
+    try:
+        child = None if supervised is None else Supervised.attach(supervised)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--supervised") from None
+    if supervised is not None and child is None:
+        log.warning("worker %s: its supervisor is gone before it started", os.getpid())
+        return
     queue = load_queue(target)
     if metrics_port is not None:
         from ..metrics import serve_metrics
@@ -89,13 +110,19 @@ def worker(
             raise click.ClickException(f"cannot serve metrics: {exc}") from None
         log.info("metrics on http://%s:%d/metrics", metrics_host, server.server_port)
     try:
-        asyncio.run(_serve(queue, list(queues) or None, concurrency, grace))
+        asyncio.run(_serve(queue, list(queues) or None, concurrency, grace, child))
     except ConveyorError as exc:
         raise click.ClickException(str(exc)) from None
+    if child is not None and child.recycling:
+        ctx.exit(RECYCLE_EXIT)
 
 
 async def _serve(
-    queue: Queue, queues: list[str] | None, concurrency: int | None, grace: float
+    queue: Queue,
+    queues: list[str] | None,
+    concurrency: int | None,
+    grace: float,
+    child: Supervised | None = None,
 ) -> None:
     stop = asyncio.Event()
     signals_seen = 0
@@ -113,6 +140,8 @@ async def _serve(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
+    if child is not None:
+        child.follow(queue.hooks, stop.set)
     await queue.start(queues=queues, concurrency=concurrency)
     log.info(
         "worker %s serving %s with %s job(s) at once; handlers: %s",
@@ -121,6 +150,8 @@ async def _serve(
         concurrency or queue.workers,
         ", ".join(queue.handlers) or "none",
     )
+    if child is not None:
+        child.ready()
     await stop.wait()
     await queue.stop(timeout=grace)
     await queue.close()

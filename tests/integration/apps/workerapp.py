@@ -97,6 +97,16 @@ async def chaos(job: Job) -> None:
     _append(ledger, f"end {job.id} {os.getpid()} {job.attempts}\n")
 
 
+_grown: list[bytes] = []
+
+
+@queue.handler("grow", timeout=60)
+async def grow(job: Job) -> dict[str, Any]:
+    """Keep ``mb`` MB more memory, every page written (resident), until the process exits."""
+    _grown.append(b"\x01" * (int(job.payload["mb"]) * 2**20))
+    return {"pid": os.getpid()}
+
+
 @queue.handler("tick", timeout=30)
 async def tick(job: Job) -> None:
     """Append ``tick <scheduled_at epoch> <pid>`` to the ledger (a recurring job)."""
