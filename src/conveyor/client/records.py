@@ -25,7 +25,7 @@ from ..definitions.options import (
     new_like,
 )
 from ..errors import InvalidJobError, UnknownJobError
-from ..ids import new_job_ids
+from ..ids import check_job_id, new_job_ids
 from ..job import Job
 from ..runtime.scheduler import Schedule
 from ..serializers import Serializer
@@ -71,11 +71,23 @@ class RecordFactory:
         self._plain.clear()
 
     def new(
-        self, name: str, payload: Any, raw: dict[str, Any], depends_on: Sequence[str] | None
+        self,
+        name: str,
+        payload: Any,
+        raw: dict[str, Any],
+        depends_on: Sequence[str] | None,
+        job_id: str | None = None,
     ) -> JobRecord:
-        """Build the record of one ``enqueue``: ``raw`` are the options given."""
+        """Build the record of one ``enqueue``: ``raw`` are the options given.
+
+        ``job_id``: the id the caller made beforehand (``new_job_id()``), checked.
+        """
+        if job_id is not None:
+            check_job_id(job_id)
         where = f"enqueue of {name!r}" if raw else ""  # names the call in options' errors
         record = self.build(name, payload, raw, where=where)
+        if job_id is not None:
+            record.id = job_id
         if depends_on is not None:
             add_headers(record, dependency_headers(check_depends_on(depends_on)))
         return record
