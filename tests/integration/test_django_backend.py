@@ -246,3 +246,26 @@ def test_what_the_backend_cannot_run_is_refused(backend: ConveyorBackend) -> Non
 def test_results_need_a_shared_store_for_supports_get_result() -> None:
     with tasks_on("memory://") as made:
         assert made.supports_get_result is False
+
+
+def test_the_backends_of_every_thread_share_one_queue(backend: ConveyorBackend) -> None:
+    # Django makes a backend object per thread; a store (and its threads) per thread
+    # would pile up in a threaded web server, and two SQLite stores on one file in one
+    # process lose each other's locks.
+    import threading
+
+    from conveyor.contrib.django.compat import task_backends
+
+    seen: list[Any] = []
+
+    def in_a_thread() -> None:
+        seen.append(task_backends["default"])
+        seen.append(tasks.add.enqueue(1, 1).id)
+
+    thread = threading.Thread(target=in_a_thread)
+    thread.start()
+    thread.join()
+    other, job_id = seen
+    assert other is not backend
+    assert other.queue is backend.queue
+    assert backend.queue.sync.get_job(job_id) is not None

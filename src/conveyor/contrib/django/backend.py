@@ -47,6 +47,9 @@ P = ParamSpec("P")
 T = TypeVar("T")
 _KEPT_TASKS = 256
 """Tasks whose checks (``validate_task``) and imports are remembered at most."""
+_QUEUES: dict[tuple[str, str], TaskQueue] = {}
+"""The queue of each backend (alias and settings) in this process."""
+_QUEUES_LOCK = threading.Lock()
 
 
 class TaskQueue(Queue):
@@ -83,13 +86,12 @@ class ConveyorBackend(BaseTaskBackend):
         super().__init__(alias, params)
         self.params = params
         """The backend's ``TASKS`` entry."""
+        self._key = (alias, repr(params))
         self.settings: BackendSettings = read_settings(alias, params)
         """The backend's ``TASKS`` entry, read (nothing is opened before first use)."""
         url = self.settings.url or ""
         # memory:// is one process's: a result is only there where its worker runs.
         self.supports_get_result = not url.startswith("memory:")
-        self._queue: TaskQueue | None = None
-        self._lock = threading.Lock()
         self._checked: set[Any] = set()
         self._tasks: dict[str, Any] = {}
 
@@ -97,24 +99,29 @@ class ConveyorBackend(BaseTaskBackend):
 
     @property
     def queue(self) -> TaskQueue:
-        """The conveyor queue the tasks go to, made on first use."""
-        queue = self._queue
+        """The conveyor queue the tasks go to, made on first use, one per process.
+
+        Django makes a backend object per thread (as it does database connections);
+        they share one queue, its store and its threads.
+        """
+        key = self._key
+        queue = _QUEUES.get(key)
         if queue is None:
-            with self._lock:
-                if self._queue is None:
-                    self._queue = self._make_queue()
-                queue = self._queue
+            with _QUEUES_LOCK:
+                queue = _QUEUES.get(key)
+                if queue is None:
+                    queue = _QUEUES[key] = self._make_queue()
         return queue
 
     def close(self) -> None:
         """Stop the queue's workers (if running here) and release its store; blocking."""
-        with self._lock:
-            queue, self._queue = self._queue, None
+        with _QUEUES_LOCK:
+            queue = _QUEUES.pop(self._key, None)
         if queue is not None:
             queue.sync.close()
 
     def _make_queue(self) -> TaskQueue:
-        found = self.settings
+        found = read_settings(self.alias, self.params)
         check_transactional(found, django_settings.DATABASES)
         errors = [p for p in found.problems if ".E" in p.id]
         if errors:
