@@ -92,7 +92,10 @@ class ConveyorBackend(BaseTaskBackend):
         url = self.settings.url or ""
         # memory:// is one process's: a result is only there where its worker runs.
         self.supports_get_result = not url.startswith("memory:")
-        self._checked: set[Any] = set()
+        self._plans: dict[int, tuple[Any, str, str, dict[str, Any]]] = {}
+        """Per task (by ``id``, the task kept in the entry): its job name, path, options."""
+        self._made: TaskQueue | None = None
+        self._database = self.settings.database
         self._tasks: dict[str, Any] = {}
 
     # -- the queue ------------------------------------------------------------------
@@ -104,19 +107,24 @@ class ConveyorBackend(BaseTaskBackend):
         Django makes a backend object per thread (as it does database connections);
         they share one queue, its store and its threads.
         """
-        key = self._key
-        queue = _QUEUES.get(key)
+        queue = self._made
         if queue is None:
             with _QUEUES_LOCK:
-                queue = _QUEUES.get(key)
+                queue = _QUEUES.get(self._key)
                 if queue is None:
-                    queue = _QUEUES[key] = self._make_queue()
+                    queue = _QUEUES[self._key] = self._make_queue()
+            self._made = queue
         return queue
 
     def close(self) -> None:
-        """Stop the queue's workers (if running here) and release its store; blocking."""
+        """Stop the queue's workers (if running here) and release its store; blocking.
+
+        For the end of a process or a test: the backend objects of other threads keep
+        the closed queue until Django replaces them (as it does when TASKS changes).
+        """
         with _QUEUES_LOCK:
             queue = _QUEUES.pop(self._key, None)
+        self._made = None
         if queue is not None:
             queue.sync.close()
 
@@ -170,12 +178,14 @@ class ConveyorBackend(BaseTaskBackend):
 
     def enqueue(self, task: Task[P, T], args: Any, kwargs: Any) -> TaskResult[T]:
         """Enqueue ``task``; inside ``atomic()``, once it commits (or in it: transactional)."""
-        self._validate(task)
+        name, path, options = self._plan(task)
         result = new_result(task, new_job_id(), args, kwargs, self.alias, timezone.now())
-        name, payload, options = self._job_of(task, result)
-        connection = connections[self.settings.database]
-        if not connection.in_atomic_block:
-            self._store(result, name, payload, options)
+        payload = {"task": path, "args": result.args, "kwargs": result.kwargs,
+                   "priority": task.priority}  # fmt: skip
+        connection = connections[self._database]
+        if not connection.in_atomic_block:  # (the _store of on_commit, inline: it is hot)
+            self.queue.sync.enqueue(name, payload, job_id=result.id, **options)
+            task_enqueued.send(type(self), task_result=result)
         elif self.settings.transactional:
             connection.ensure_connection()
             self.queue.sync.enqueue(
@@ -188,28 +198,24 @@ class ConveyorBackend(BaseTaskBackend):
 
     async def aenqueue(self, task: Task[P, T], args: Any, kwargs: Any) -> TaskResult[T]:
         """Enqueue ``task`` now, on the running event loop."""
-        self._validate(task)
+        name, path, options = self._plan(task)
         result = new_result(task, new_job_id(), args, kwargs, self.alias, timezone.now())
-        name, payload, options = self._job_of(task, result)
+        payload = {"task": path, "args": result.args, "kwargs": result.kwargs,
+                   "priority": task.priority}  # fmt: skip
         await self.queue.enqueue(name, payload, job_id=result.id, **options)
         await task_enqueued.asend(type(self), task_result=result)
         return result
 
-    def _validate(self, task: Task[Any, Any]) -> None:
-        """``validate_task``, once per task (tasks are frozen: their checks do not change)."""
-        if task in self._checked:
-            return
-        self.validate_task(task)
-        if len(self._checked) >= _KEPT_TASKS:
-            self._checked.clear()
-        self._checked.add(task)
+    def _plan(self, task: Task[Any, Any]) -> tuple[str, str, dict[str, Any]]:
+        """Return the job name, module path and enqueue options of ``task``, checked.
 
-    def _job_of(
-        self, task: Task[Any, Any], result: TaskResult[Any]
-    ) -> tuple[str, dict[str, Any], dict[str, Any]]:
-        """Return the job name, payload and enqueue options of one enqueue of ``task``."""
-        payload = {"task": task.module_path, "args": result.args, "kwargs": result.kwargs,
-                   "priority": task.priority}  # fmt: skip
+        Worked out once per task: tasks are frozen, so neither what ``validate_task``
+        says of one nor its options change.
+        """
+        plan = self._plans.get(id(task))
+        if plan is not None and plan[0] is task:
+            return plan[1:]
+        self.validate_task(task)
         options: dict[str, Any] = {}
         if task.priority != DEFAULT_TASK_PRIORITY:
             options["priority"] = conveyor_priority(task.priority)
@@ -221,7 +227,10 @@ class ConveyorBackend(BaseTaskBackend):
                 run_after = timezone.make_aware(run_after)
             options["scheduled_at"] = run_after
         name = ASYNC_JOB if iscoroutinefunction(task.func) else SYNC_JOB
-        return name, payload, options
+        if len(self._plans) >= _KEPT_TASKS:
+            self._plans.clear()
+        self._plans[id(task)] = (task, name, task.module_path, options)
+        return name, task.module_path, options
 
     def _store(
         self, result: TaskResult[Any], name: str, payload: Any, options: dict[str, Any]

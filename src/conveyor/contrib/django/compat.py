@@ -25,6 +25,7 @@ if TYPE_CHECKING or find_spec("django.tasks") is None:
         TaskError,
         TaskResult,
         TaskResultStatus,
+        task,
     )
     from django_tasks.exceptions import InvalidTaskBackendError as InvalidTaskBackend
     from django_tasks.exceptions import InvalidTaskError as InvalidTask
@@ -46,6 +47,7 @@ else:
         TaskError,
         TaskResult,
         TaskResultStatus,
+        task,
     )
     from django.tasks.exceptions import InvalidTask, InvalidTaskBackend, TaskResultDoesNotExist
     from django.tasks.signals import task_enqueued, task_finished, task_started
@@ -69,6 +71,7 @@ __all__ = [
     "TaskResultDoesNotExist",
     "TaskResultStatus",
     "normalize_json",
+    "task",
     "task_backends",
     "task_enqueued",
     "task_finished",
