@@ -11,9 +11,12 @@ import os
 import threading
 import time
 
+from .errors import InvalidJobError
+
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]  # 10 bits -> 2 characters
 _RANDOM_MAX = (1 << 80) - 1
+_CHARS = frozenset(_ALPHABET)
 
 
 class _IdFactory:
@@ -66,6 +69,24 @@ def new_job_ids(count: int) -> list[str]:
     """Return ``count`` new job ids in increasing order (one clock read for all)."""
     prefix, first = _factory.reserve(count)
     return [_spell(prefix, r) for r in range(first, first + count)]
+
+
+def check_job_id(value: object) -> str:
+    """Return ``value`` if it is a job id of conveyor's form, or raise :class:`InvalidJobError`.
+
+    That is 26 characters of Crockford's base32 (upper case), as :func:`new_job_id`
+    makes; what ``enqueue(..., job_id=...)`` takes.
+    """
+    if (
+        not isinstance(value, str)
+        or len(value) != 26
+        or value[0] > "7"  # 130 bits written, 128 used: the first character is 0 to 7
+        or not _CHARS.issuperset(value)
+    ):
+        raise InvalidJobError(
+            f"job_id must be a job id made by conveyor.ids.new_job_id(), got {value!r}"
+        )
+    return value
 
 
 def id_time(job_id: str) -> float:

@@ -27,6 +27,7 @@ LAYERS = {
     "http": 6, "testing": 6, "__init__": 6,
     "cli": 7,
     "__main__": 8,
+    "contrib": 8,  # integrations (Django): above the CLI, which manage.py conveyor runs
 }  # fmt: skip
 """A module imports from its own layer's part, lower layers and the vocabulary only."""
 

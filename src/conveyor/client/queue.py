@@ -168,6 +168,7 @@ class Queue(ReadAndSteer, ScheduleVerbs, Watching):
         unique_for: float | timedelta | None = None,
         depends_on: Sequence[str] | None = None,
         connection: Any = None,
+        job_id: str | None = None,
         **more: Any,
     ) -> str:
         """Add a job; return its id. Options left out come from the handler's defaults.
@@ -186,10 +187,16 @@ class Queue(ReadAndSteer, ScheduleVerbs, Watching):
         ``depends_on`` (job ids): the job runs only once all of them completed, and is
         cancelled, without running, if one fails for good, is cancelled or deleted (see
         :mod:`conveyor.definitions.dependencies`).
+
+        ``job_id``: the new job's id, made beforehand with :func:`conveyor.ids.new_job_id`,
+        for a caller that must hand the id out before the job is stored (a deferred
+        enqueue). It must be new: conveyor checks its form (``InvalidJobError``), not
+        that no job has it yet. With a ``key`` another job holds, that job's id is
+        returned, as without ``job_id``.
         """
         raw = given(max_retries=max_retries, retry_delay=retry_delay, timeout=timeout,
                      priority=priority, scheduled_at=scheduled_at, queue=queue, **more)  # fmt: skip
-        record = self._records.new(name, payload, raw, depends_on)
+        record = self._records.new(name, payload, raw, depends_on, job_id)
         if key is None and unique_for is None:
             await self._new.store([record], connection)
             return record.id

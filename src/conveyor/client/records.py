@@ -25,7 +25,7 @@ from ..definitions.options import (
     new_like,
 )
 from ..errors import InvalidJobError, UnknownJobError
-from ..ids import new_job_ids
+from ..ids import check_job_id, new_job_ids
 from ..job import Job
 from ..runtime.scheduler import Schedule
 from ..serializers import Serializer
@@ -71,11 +71,21 @@ class RecordFactory:
         self._plain.clear()
 
     def new(
-        self, name: str, payload: Any, raw: dict[str, Any], depends_on: Sequence[str] | None
+        self,
+        name: str,
+        payload: Any,
+        raw: dict[str, Any],
+        depends_on: Sequence[str] | None,
+        job_id: str | None = None,
     ) -> JobRecord:
-        """Build the record of one ``enqueue``: ``raw`` are the options given."""
+        """Build the record of one ``enqueue``: ``raw`` are the options given.
+
+        ``job_id``: the id the caller made beforehand (``new_job_id()``), checked.
+        """
+        if job_id is not None:
+            check_job_id(job_id)
         where = f"enqueue of {name!r}" if raw else ""  # names the call in options' errors
-        record = self.build(name, payload, raw, where=where)
+        record = self.build(name, payload, raw, where=where, job_id=job_id)
         if depends_on is not None:
             add_headers(record, dependency_headers(check_depends_on(depends_on)))
         return record
@@ -195,11 +205,13 @@ class RecordFactory:
         *,
         where: str,
         any_name: bool = False,
+        job_id: str | None = None,
     ) -> JobRecord:
         """Check ``raw`` options (emptied as they are read) and build one new job's record.
 
         ``where`` names the call in error messages; ``any_name`` skips the check of the
-        name against the registered handlers (a chain's later step).
+        name against the registered handlers (a chain's later step); ``job_id`` is the
+        id made beforehand, if any.
         """
         owner = self._owner
         check_name(name)
@@ -207,7 +219,8 @@ class RecordFactory:
         plain = not raw
         known = self._plain.get(name) if plain else None
         if known is not None and (known[0] or not owner.handlers):  # as check_known decides
-            return new_like(known[1], owner.serializer.dumps(payload), owner.store.clock.now())
+            dumped, now = owner.serializer.dumps(payload), owner.store.clock.now()
+            return new_like(known[1], dumped, now, job_id)
         handler = owner.handlers.get(name)
         if not any_name:
             self.check_known(name)
@@ -227,6 +240,7 @@ class RecordFactory:
             run_at=run_at,
             scheduled_at=scheduled,
             now=now,
+            job_id=job_id,
         )
         if plain:
             if len(self._plain) >= _KEPT_NAMES:

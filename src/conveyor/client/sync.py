@@ -102,12 +102,13 @@ class OnThisThread:
         unique_for: float | timedelta | None = None,
         depends_on: Sequence[str] | None = None,
         connection: Any = None,
+        job_id: str | None = None,
         **options: Any,
     ) -> str | None:
         """:meth:`Queue.enqueue` here, or ``None``."""
         if key is not None or unique_for is not None or not self._new.may_store_here(connection):
             return None
-        record = self._records.new(name, payload, given(**options), depends_on)
+        record = self._records.new(name, payload, given(**options), depends_on, job_id)
         return self._new.store_here([record])
 
     def schedule(

@@ -144,15 +144,19 @@ def build_record(
     run_at: float,
     scheduled_at: float | None,
     now: float,
+    job_id: str | None = None,
 ) -> JobRecord:
-    """Make the stored form of a new job: per-job options over handler defaults."""
+    """Make the stored form of a new job: per-job options over handler defaults.
+
+    ``job_id``: its id, if made beforehand (checked by the caller); else a new one.
+    """
     backoff = options.backoff or (None if options.retry_delay is not None else defaults.backoff)
     if backoff is None and options.retry_delay is not None and defaults.backoff_callable:
         # The job's own delay overrides the handler's callable, which workers consult
         # whenever a job stores no policy: store the job's delay as one.
         backoff = Fixed(options.retry_delay)
     return JobRecord(
-        id=new_job_id(),
+        id=job_id or new_job_id(),
         queue=queue,
         name=name,
         payload=payload,
@@ -168,14 +172,16 @@ def build_record(
     )
 
 
-def new_like(template: JobRecord, payload: bytes, now: float) -> JobRecord:
+def new_like(
+    template: JobRecord, payload: bytes, now: float, job_id: str | None = None
+) -> JobRecord:
     """Make a new job due now, with ``template``'s name, queue and settings.
 
     What :func:`build_record` makes for the same name without per-job options or a
-    start time, without working the settings out again.
+    start time, without working the settings out again (``job_id`` as there).
     """
     return JobRecord(
-        new_job_id(), template.queue, template.name, payload, JobStatus.PENDING,
+        job_id or new_job_id(), template.queue, template.name, payload, JobStatus.PENDING,
         template.priority, template.max_retries, template.retry_delay, template.timeout,
         template.backoff, now, now,
     )  # fmt: skip

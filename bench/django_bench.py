@@ -1,0 +1,188 @@
+"""What the Django backend costs over calling conveyor directly: enqueues one at a time.
+
+    .venv/bin/python bench/django_bench.py                     # SQLite, 40 pairs of 300
+    .venv/bin/python bench/django_bench.py --url postgresql://postgres@127.0.0.1:5432/postgres
+    .venv/bin/python bench/django_bench.py --async
+
+Each repetition enqueues ``--n`` jobs through Django's API (``task.enqueue(i)``, outside
+any transaction: the job is stored at once) and ``--n`` through the backend's own
+conveyor queue (``queue.sync.enqueue("django.task", payload)``, the same payload), on
+one store, the two in alternating order (ABBA...). ``--async`` measures ``await
+task.aenqueue(i)`` against ``await queue.enqueue(...)`` instead. Many short pairs, and
+the median of the pairs' overheads, because this machine's speed drifts by more than
+the difference measured. It prints each side's median rate and that median overhead
+(target: at most 10 %); ``--verbose`` every pair.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.append(str(HERE.parent / "tests"))  # servers.py: a schema per run on PostgreSQL
+from servers import drop_namespace, namespaced  # noqa: E402
+
+VERBOSE = False
+
+
+def noop(i: int) -> int:
+    return i
+
+
+def configure(url: str) -> Any:
+    """Set Django up with one conveyor backend on ``url``; return the task of ``noop``."""
+    from importlib.util import find_spec
+
+    import django
+    from django.conf import settings
+
+    settings.configure(
+        INSTALLED_APPS=[
+            *(["django_tasks"] if find_spec("django.tasks") is None else []),
+            "conveyor.contrib.django",
+        ],
+        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+        USE_TZ=True,
+        TASKS={
+            "default": {
+                "BACKEND": "conveyor.contrib.django.ConveyorBackend",
+                "QUEUES": ["default"],
+                "OPTIONS": {"url": url},
+            }
+        },
+    )
+    django.setup()
+    from conveyor.contrib.django.compat import task
+
+    return task(noop)  # type: ignore[arg-type]
+
+
+def rate(count: int, enqueue: Callable[[int], Any]) -> float:
+    started = time.perf_counter()
+    for i in range(count):
+        enqueue(i)
+    return count / (time.perf_counter() - started)
+
+
+async def arate(count: int, enqueue: Callable[[int], Any]) -> float:
+    started = time.perf_counter()
+    for i in range(count):
+        await enqueue(i)
+    return count / (time.perf_counter() - started)
+
+
+def interleave(
+    reps: int, django: Callable[[], float], conveyor: Callable[[], float]
+) -> list[tuple[float, float]]:
+    """Each side once to warm up, then ``reps`` pairs in alternating order."""
+    django(), conveyor()
+    results = []
+    for rep in range(reps):
+        if rep % 2 == 0:
+            d, c = django(), conveyor()
+        else:
+            c, d = conveyor(), django()
+        results.append((d, c))
+        if VERBOSE:
+            report(rep, d, c)
+    return results
+
+
+async def interleave_async(
+    reps: int, django: Callable[[], Any], conveyor: Callable[[], Any]
+) -> list[tuple[float, float]]:
+    """:func:`interleave` on one event loop."""
+    await django()
+    await conveyor()
+    results = []
+    for rep in range(reps):
+        if rep % 2 == 0:
+            d, c = await django(), await conveyor()
+        else:
+            c, d = await conveyor(), await django()
+        results.append((d, c))
+        if VERBOSE:
+            report(rep, d, c)
+    return results
+
+
+def report(rep: int, django: float, conveyor: float) -> None:
+    print(
+        f"rep {rep + 1}: task.enqueue {django:8.0f}/s   queue.enqueue {conveyor:8.0f}/s"
+        f"   overhead {conveyor / django - 1:+6.1%}",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--url", default="sqlite:///{dir}/django_bench.db")
+    parser.add_argument("--n", type=int, default=300)
+    parser.add_argument("--reps", type=int, default=40)
+    parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--async", dest="use_async", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        url = args.url.format(dir=folder)
+        server = url.startswith(("postgres", "redis"))
+        if server:
+            url = namespaced(url)
+        try:
+            run(url, args.n, args.reps, args.use_async, args.verbose)
+        finally:
+            if server:
+                drop_namespace(url)
+
+
+def run(url: str, count: int, reps: int, use_async: bool, verbose: bool) -> None:
+    global VERBOSE
+    VERBOSE = verbose
+    noop_task = configure(url)
+    from conveyor.contrib.django.compat import task_backends
+
+    backend = task_backends["default"]
+    queue = backend.queue
+    path = noop_task.module_path
+
+    def payload(i: int) -> dict[str, Any]:
+        return {"task": path, "args": [i], "kwargs": {}, "priority": 0}
+
+    if use_async:
+        results = asyncio.run(
+            interleave_async(
+                reps,
+                lambda: arate(count, noop_task.aenqueue),
+                lambda: arate(count, lambda i: queue.enqueue("django.task", payload(i))),
+            )
+        )
+    else:
+        results = interleave(
+            reps,
+            lambda: rate(count, noop_task.enqueue),
+            lambda: rate(count, lambda i: queue.sync.enqueue("django.task", payload(i))),
+        )
+    django_rates = [d for d, _ in results]
+    conveyor_rates = [c for _, c in results]
+    overheads = [c / d - 1 for d, c in results]
+    queue.sync.close()
+    what = "await task.aenqueue" if use_async else "task.enqueue"
+    print(
+        f"{url.split('?')[0]}, {count} enqueues x {reps} reps, medians: {what}"
+        f" {statistics.median(django_rates):.0f}/s, conveyor"
+        f" {statistics.median(conveyor_rates):.0f}/s; overhead of the backend"
+        f" {statistics.median(overheads):+.1%} (median of the pairs; quartiles"
+        f" {statistics.quantiles(overheads, n=4)[0]:+.1%} to"
+        f" {statistics.quantiles(overheads, n=4)[2]:+.1%}; target <= +10 %)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""An example Django site whose tasks run on conveyor (see ``README.md`` beside it)."""

@@ -1,0 +1,1 @@
+"""A report that a task computes in the background."""

@@ -1,0 +1,1 @@
+"""Integrations of conveyor with frameworks: :mod:`conveyor.contrib.django`."""
