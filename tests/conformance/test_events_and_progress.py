@@ -230,6 +230,8 @@ async def test_progress_from_a_plain_handler_is_stored(make_queue: QueueFactory)
 
         running = await eventually(midway, "progress 60 to be visible")
         assert (running.status, running.progress_message) == (JobStatus.PROCESSING, "halfway")
+        # The store can answer the reader before the worker's coroutine resumes to emit.
+        await eventually(lambda: reported, "job:progress to be emitted")
         assert reported == [60.0]
     finally:
         gate.set()
