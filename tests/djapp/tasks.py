@@ -51,6 +51,14 @@ async def aadd(a: int, b: int) -> int:
     return a + b
 
 
+@task(takes_context=True)
+async def aflaky(context: TaskContext, succeed_on: int) -> dict[str, Any]:
+    await asyncio.sleep(0)
+    if context.attempt < succeed_on:
+        raise PaymentError(f"attempt {context.attempt} declined")
+    return {"attempt": context.attempt, "id": context.task_result.id}
+
+
 def _pid(alias: str) -> int:
     with connections[alias].cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")

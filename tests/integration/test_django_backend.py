@@ -141,6 +141,15 @@ def test_a_task_that_takes_context_sees_its_attempt(backend: ConveyorBackend) ->
     assert result.attempts == len(result.worker_ids) == 3
 
 
+def test_a_coroutine_task_that_takes_context_sees_its_attempt(backend: ConveyorBackend) -> None:
+    result = tasks.aflaky.enqueue(2)  # fails on attempt 1
+    run_all(backend, result.id)
+    result.refresh()
+    assert result.status == TaskResultStatus.SUCCESSFUL
+    assert result.return_value == {"attempt": 2, "id": result.id}
+    assert result.attempts == 2
+
+
 def test_a_coroutine_task_runs_on_the_workers_loop(backend: ConveyorBackend) -> None:
     result = tasks.aadd.enqueue(20, 22)
     job = backend.queue.sync.get_job(result.id)

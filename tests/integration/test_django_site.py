@@ -132,7 +132,30 @@ def test_the_example_site_runs_its_tasks_on_a_conveyor_worker(
                       cwd=SITE, **env)  # fmt: skip
     cli.wait_log(f"worker {cli.pid} serving default", timeout=30)
     page = browser.post("/reports/", {"n": "100"})
-    assert report_when_finished(browser, page)["return_value"] == {"n": 100, "primes": 25}
+    second = report_when_finished(browser, page)
+    assert second["return_value"] == {"n": 100, "primes": 25}
     cli.signal(signal.SIGTERM)
     assert cli.wait(30) == 0, cli.log()
     web.signal(signal.SIGTERM)
+
+    # manage.py conveyor serve: the REST API (and dashboard) of the backend's queue.
+    api_port = free_port()
+    serve = procs.spawn("serve", [*manage, "conveyor", "serve", "--port", str(api_port)],
+                        cwd=SITE, **env)  # fmt: skip
+    api = Browser(f"http://127.0.0.1:{api_port}")
+    wait_for(lambda: _get_json(api, "/api/stats") is not None, 30, "conveyor serve to answer")
+    assert _get_json(api, "/api/stats")["completed"] == 2
+    job = _get_json(api, f"/api/jobs/{second['task']}")
+    assert (job["name"], job["status"]) == ("django.task", "completed"), job
+    serve.signal(signal.SIGTERM)
+    # uvicorn shuts down gracefully, then raises the signal again (the exit tells it).
+    assert serve.wait(30) in (0, -signal.SIGTERM), serve.log()
+    assert "Application shutdown complete" in serve.log()
+
+
+def _get_json(browser: Browser, path: str) -> Any:
+    """``path``'s JSON, or None while the server does not answer."""
+    try:
+        return json.loads(browser.get(path))
+    except OSError:
+        return None
