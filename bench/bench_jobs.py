@@ -7,10 +7,14 @@ Every job is a no-op whose first act is ``time.time()``; it appends one line
 ``<tag> <start time>`` to the file ``BENCH_SINK`` names (one ``O_APPEND`` write per
 line, atomic across processes), which is how ``store_bench.py`` learns when each job
 started. ``BENCH_SINK`` unset: the job records nothing (RSS / idle measurements).
+
+``nap`` (``workload_bench.py``) stands for a job that waits on I/O: it awaits
+``asyncio.sleep(payload["s"])``, then appends ``<tag> <start time> <end time>``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -30,15 +34,27 @@ queue = create_queue(
 _sink: list[int] = []
 
 
-@queue.handler("noop")
-async def noop(job):
-    started = time.time()
+def _record(line: bytes) -> None:
+    """Append ``line`` to the file ``BENCH_SINK`` names, if set (one write, atomic)."""
     path = os.environ.get("BENCH_SINK")
     if not path:
         return
     if not _sink:
         _sink.append(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
-    os.write(_sink[0], b"%d %.6f\n" % (job.payload["tag"], started))
+    os.write(_sink[0], line)
+
+
+@queue.handler("noop")
+async def noop(job):
+    started = time.time()
+    _record(b"%d %.6f\n" % (job.payload["tag"], started))
+
+
+@queue.handler("nap")
+async def nap(job):
+    started = time.time()
+    await asyncio.sleep(job.payload["s"])
+    _record(b"%d %.6f %.6f\n" % (job.payload["tag"], started, time.time()))
 
 
 # cron_bench.py: BENCH_SCHEDULES schedules, of which the first BENCH_TICKING tick every
