@@ -9,7 +9,8 @@ Each repetition runs every selected workload once (interleaved), each on a fresh
 a new folder for ``{dir}`` of a SQLite URL, a key prefix or schema of its own on Redis
 and PostgreSQL (removed afterwards). The jobs are ``nap`` of ``bench_jobs.py``: an
 ``async def`` that awaits ``asyncio.sleep(payload["s"])`` and appends
-``<tag> <start> <end>`` (its own ``time.time()``) to a sink file. Worker processes are
+``<tag> <start> <end>`` (its own ``time.time()``) to a sink file, 20 ms of lines per
+write. Worker processes are
 ``python -m conveyor worker bench_jobs:queue --concurrency C``, started from ``bench/``
 in a session of their own and stopped by process group, as in ``store_bench.py``.
 
