@@ -172,12 +172,15 @@ def pct(values: list[float], p: float) -> float:
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
-async def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+async def wait_until(
+    check: Callable[[], bool], timeout: float, what: str, every: float = 0.001
+) -> None:
+    """Call ``check`` every ``every`` seconds until it is true; TimeoutError at ``timeout``."""
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what}: not done after {timeout:g} s")
-        await asyncio.sleep(0.001)
+        await asyncio.sleep(every)
 
 
 # ----------------------------------------------------------------------------- raw engines
@@ -311,10 +314,13 @@ def new_queue(url: str, workers: int, handler: Callable[..., Awaitable[Any]] | N
     return queue
 
 
-async def fill(queue, n: int, batch: int, first_tag: int = 0) -> None:
+async def fill(
+    queue, n: int, batch: int, first_tag: int = 0, name: str = "noop", **payload: Any
+) -> None:
+    """Enqueue ``n`` jobs ``name`` tagged from ``first_tag``, ``batch`` per enqueue_many."""
     for start in range(0, n, batch):
         await queue.enqueue_many(
-            [("noop", {"tag": first_tag + i}) for i in range(start, min(start + batch, n))]
+            [(name, {"tag": first_tag + i, **payload}) for i in range(start, min(start + batch, n))]
         )
 
 
@@ -409,12 +415,13 @@ class WorkerProcess:
 
 
 class Sink:
-    """Reads the ``<tag> <start time>`` lines the worker's jobs append."""
+    """Reads the ``<tag> <start time> [<end time>]`` lines the worker's jobs append."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.offset = 0
-        self.seen: dict[int, float] = {}
+        self.seen: dict[int, float] = {}  # tag -> start time
+        self.ended: dict[int, float] = {}  # tag -> end time (the jobs that write one)
         self.dups = 0
 
     def poll(self) -> int:
@@ -425,11 +432,13 @@ class Sink:
             complete = data.rfind(b"\n") + 1
             self.offset += complete
             for line in data[:complete].splitlines():
-                tag, started = line.split()
+                tag, started, *ended = line.split()
                 if int(tag) in self.seen:
                     self.dups += 1
-                else:
-                    self.seen[int(tag)] = float(started)
+                    continue
+                self.seen[int(tag)] = float(started)
+                if ended:
+                    self.ended[int(tag)] = float(ended[0])
         return len(self.seen)
 
     def started(self, tag: int) -> float | None:
@@ -806,8 +815,8 @@ class Bench:
 
 
 # ----------------------------------------------------------------------------- report
-def command_for(measure: str | None) -> str:
-    """The command that re-makes one measure (or, with None, this whole run)."""
+def command_for(measure: str | None, script: str = __file__) -> str:
+    """The command that re-makes one measure (or, with None, this whole run) of ``script``."""
     argv, skip = [], False
     for arg in sys.argv[1:]:
         if skip:
@@ -824,15 +833,39 @@ def command_for(measure: str | None) -> str:
     python = os.path.relpath(sys.executable)
     if python.startswith(".."):
         python = "python"
-    return shlex.join([python, os.path.relpath(__file__), *argv])
+    return shlex.join([python, os.path.relpath(script), *argv])
 
 
 def fmt(value: float, unit: str) -> str:
-    if unit == "jobs/s" or unit == "1/s":
+    if unit in ("jobs/s", "ops/s", "1/s"):
         return f"{value:,.0f}"
     if unit == "ratio":
         return f"{value:.2f}"
     return f"{value:.2f}" if abs(value) < 100 else f"{value:.0f}"
+
+
+def summary_row(
+    key: str,
+    what: str,
+    unit: str,
+    values: list[float],
+    goal: tuple[str, float] | None,
+    command: str,
+) -> dict[str, Any]:
+    """One figure's line of the summary: median, spread, target and verdict."""
+    median = statistics.median(values)
+    return {
+        "figure": key,
+        "what": what,
+        "unit": unit,
+        "median": median,
+        "min": min(values),
+        "max": max(values),
+        "reps": len(values),
+        "target": "" if goal is None else f"{goal[0]} {goal[1]:g}",
+        "verdict": verdict(goal, median),
+        "command": command,
+    }
 
 
 def summary(results: dict[str, list[float]], scheme: str) -> list[dict[str, Any]]:
@@ -841,24 +874,10 @@ def summary(results: dict[str, list[float]], scheme: str) -> list[dict[str, Any]
         values = results.get(key)
         if not values:
             continue
-        median = statistics.median(values)
-        goal = target_for(key, scheme)
-        target = "" if goal is None else f"{goal[0]} {goal[1]:g}"
         label = RAW_LABELS.get(family(scheme), figure.label)
-        rows.append(
-            {
-                "figure": key,
-                "what": label if key == "raw_commit" else figure.label,
-                "unit": figure.unit,
-                "median": median,
-                "min": min(values),
-                "max": max(values),
-                "reps": len(values),
-                "target": target,
-                "verdict": verdict(goal, median),
-                "command": command_for(figure.measure),
-            }
-        )
+        what = label if key == "raw_commit" else figure.label
+        goal, command = target_for(key, scheme), command_for(figure.measure)
+        rows.append(summary_row(key, what, figure.unit, values, goal, command))
     return rows
 
 
@@ -874,49 +893,95 @@ def print_summary(rows: list[dict[str, Any]]) -> None:
         )
 
 
-async def main_async(args: argparse.Namespace, measures: list[str], root: Path):
-    bench = Bench(args, root)
+async def run_reps(
+    bench: Any, reps: int, measures: list[str], figures: dict[str, Figure]
+) -> tuple[dict[str, list[float]], list[str]]:
+    """``reps`` rounds of ``await bench.run(measure)`` for each measure, then its close().
+
+    Returns every figure's values, one per repetition, and the errors met (a measure
+    that fails is reported and the others go on).
+    """
     results: dict[str, list[float]] = {}
     errors: list[str] = []
     try:
-        for rep in range(1, args.reps + 1):
+        for rep in range(1, reps + 1):
             for measure in measures:
                 try:
-                    figures = await bench.run(measure)
+                    values = await bench.run(measure)
                 except Exception as exc:
                     errors.append(f"rep {rep} {measure}: {type(exc).__name__}: {exc}")
                     print(f"[rep {rep}] {measure}: ERROR {errors[-1]}", flush=True)
                     continue
                 shown = ", ".join(
-                    f"{k} {fmt(v, FIGURES[k].unit)} {FIGURES[k].unit}" for k, v in figures.items()
+                    f"{k} {fmt(v, figures[k].unit)} {figures[k].unit}" for k, v in values.items()
                 )
                 print(f"[rep {rep}] {measure}: {shown}", flush=True)
-                for key, value in figures.items():
+                for key, value in values.items():
                     results.setdefault(key, []).append(value)
     finally:
         await bench.close()
     return results, errors
 
 
-def parse_args() -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+def run_interleaved(
+    args: argparse.Namespace,
+    measures: list[str],
+    figures: dict[str, Figure],
+    make_bench: Callable[[Path], Any],
+    command: str,
+) -> tuple[dict[str, list[float]], list[str]]:
+    """Print the run, then :func:`run_reps` in a temp folder of its own, removed after."""
+    print(f"command: {command}")
+    print(f"conveyor on {args.url}; {args.reps} rep(s) of: {', '.join(measures)}", flush=True)
+    root = Path(tempfile.mkdtemp(prefix="conveyor-bench-"))
+    try:
+        return asyncio.run(run_reps(make_bench(root), args.reps, measures, figures))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def run_options(
+    ap: argparse.ArgumentParser, measures: list[str], default_url: str, url_note: str = ""
+) -> None:
+    """The options of a bench run by :func:`run_interleaved`: --only, --reps, --url, ..."""
     ap.add_argument(
         "--only",
-        default=",".join(MEASURES),
-        help=f"comma list of measures (default all): {', '.join(MEASURES)}",
+        default=",".join(measures),
+        help=f"comma list of measures (default all): {', '.join(measures)}",
     )
     ap.add_argument("--reps", type=int, default=3, help="repetitions; the summary gives medians")
+    ap.add_argument(
+        "--url",
+        default=default_url,
+        help=f"store URL; {{dir}} becomes a fresh temp folder per run (default {default_url}"
+        f"{url_note})",
+    )
+    ap.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        help="bound on every wait (a whole measure: 3x this)",
+    )
+    ap.add_argument("--json", help="also write the raw figures and the summary here")
+
+
+def chosen(only: str, known: list[str]) -> list[str]:
+    """The measures ``--only`` names; exit naming the known ones if one is unknown."""
+    measures = [m for m in only.split(",") if m]
+    unknown = set(measures) - set(known)
+    if unknown:
+        sys.exit(f"unknown measure(s): {sorted(unknown)}; known: {', '.join(known)}")
+    return measures
+
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    run_options(ap, MEASURES, DEFAULT_URL, ", i.e. durability=full")
     ap.add_argument(
         "--n",
         type=int,
         default=10_000,
         help="jobs per enqueue / concurrent / drain run (default 10,000)",
-    )
-    ap.add_argument(
-        "--url",
-        default=DEFAULT_URL,
-        help="store URL; {dir} becomes a fresh temp folder per run"
-        f" (default {DEFAULT_URL}, i.e. durability=full)",
     )
     ap.add_argument("--workers", type=int, default=10, help="worker concurrency (default 10)")
     ap.add_argument("--producers", type=int, default=50, help="concurrent enqueue tasks")
@@ -928,41 +993,37 @@ def parse_args() -> argparse.Namespace:
         "--rss-wait", type=float, default=5.0, help="seconds a worker runs before its RSS is read"
     )
     ap.add_argument("--idle-s", type=float, default=10.0, help="seconds of idle CPU measured")
-    ap.add_argument(
-        "--timeout",
-        type=float,
-        default=120.0,
-        help="bound on every wait (a whole measure: 3x this)",
-    )
-    ap.add_argument("--json", help="also write the raw figures and the summary here")
     return ap.parse_args()
 
 
 def main() -> int:
     args = parse_args()
-    measures = [m for m in args.only.split(",") if m]
-    unknown = set(measures) - set(MEASURES)
-    if unknown:
-        sys.exit(f"unknown measure(s): {sorted(unknown)}; known: {', '.join(MEASURES)}")
+    measures = chosen(args.only, MEASURES)
     scheme = urlsplit(args.url).scheme
     if scheme == "memory":
         measures = [m for m in measures if m not in CROSS_PROCESS]
-    print(f"command: {command_for(None)}")
-    print(f"conveyor on {args.url}; {args.reps} rep(s) of: {', '.join(measures)}", flush=True)
-    root = Path(tempfile.mkdtemp(prefix="conveyor-bench-"))
-    try:
-        results, errors = asyncio.run(main_async(args, measures, root))
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-    rows = summary(results, scheme)
+    command = command_for(None)
+    results, errors = run_interleaved(
+        args, measures, FIGURES, lambda root: Bench(args, root), command
+    )
+    return report(summary(results, scheme), results, errors, args.json, command)
+
+
+def report(
+    rows: list[dict[str, Any]],
+    results: dict[str, list[float]],
+    errors: list[str],
+    json_path: str | None,
+    command: str,
+) -> int:
+    """Print the summary and the errors, write the JSON file if asked; the exit status."""
     print_summary(rows)
     for error in errors:
         print(f"error: {error}")
-    if args.json:
-        Path(args.json).write_text(
+    if json_path:
+        Path(json_path).write_text(
             json.dumps(
-                {"command": command_for(None), "raw": results, "summary": rows, "errors": errors},
-                indent=1,
+                {"command": command, "raw": results, "summary": rows, "errors": errors}, indent=1
             )
         )
     return 1 if errors else 0
