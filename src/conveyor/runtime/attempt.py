@@ -24,13 +24,14 @@ from ..clock import to_datetime
 from ..definitions.chains import STEPS
 from ..definitions.handlers import Handler
 from ..definitions.hooks import Hooks
-from ..errors import ConveyorError, JobTimeoutError, SerializationError, UnknownJobError
+from ..errors import ConveyorError, SerializationError, UnknownJobError
 from ..events import EventEmitter
 from ..job import Job, JobStatus, begin_attempt, end_attempt
 from ..logs import log_job
 from ..serializers import Serializer
 from ..stores.base import Store
 from ..stores.records import Outcome
+from .deadlines import Deadlines
 from .gates import GO, GateVerdict, StartGates
 from .outcomes import Outcomes, Running
 from .process import run_in_process
@@ -76,6 +77,7 @@ class Attempts:
         self._slot_freed = slot_freed
         self._threads = threads
         self._continue_chain = continue_chain
+        self._deadlines = Deadlines()
         self.putting_back = False
         """Set when a stop's deadline passed: jobs not begun yet are put back unrun."""
         self.on_failure_tasks: set[asyncio.Task[None]] = set()
@@ -173,7 +175,7 @@ class Attempts:
             coroutine = loop.run_in_executor(self._threads, context.run, handler.func, job)
         if timeout is None:
             return await coroutine
-        return await within(coroutine, timeout, job.id)
+        return await self._deadlines.limit(coroutine, timeout, job.id)
 
     # -- settling ----------------------------------------------------------------------
 
@@ -278,22 +280,6 @@ _VERB = {
     JobStatus.FAILED: "failed for good",
     JobStatus.CANCELLED: "cancelled",
 }
-
-
-async def within(awaitable: Awaitable[Any], seconds: float, job_id: str) -> Any:
-    """Await ``awaitable``; cancel it and raise :class:`JobTimeoutError` after ``seconds``.
-
-    A cancellation from elsewhere (the job was cancelled, the worker stops) stays a
-    cancellation, and a handler's own ``TimeoutError`` stays its own.
-    """
-    limit = asyncio.timeout(seconds)
-    try:
-        async with limit:
-            return await awaitable
-    except TimeoutError:
-        if limit.expired():
-            raise JobTimeoutError(f"job {job_id} timed out after {seconds:g} s") from None
-        raise
 
 
 def _log_outcome(job: Job, outcome: Outcome, seconds: float) -> None:
