@@ -249,9 +249,12 @@ class PostgresPlumbing:
         with self._lock:
             if not self._opened:
                 return None
-            if self._here is None or not self._here.usable:
-                self._here = BlockingConnections(self._settings)
-            return self._here
+            old = here = self._here
+            if here is None or not here.usable:
+                here = self._here = BlockingConnections(self._settings)
+                if old is not None:
+                    old.close()  # a parent's: forgotten, not closed (see its close())
+        return here
 
     def _failed_here(self, here: BlockingConnections, exc: psycopg.Error) -> ConveyorError:
         """:meth:`_failed` for a statement of the calling thread."""
