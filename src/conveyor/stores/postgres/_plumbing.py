@@ -24,7 +24,7 @@ import psycopg
 
 from ... import events
 from ...clock import Clock, ServerClock
-from ...errors import ConveyorError
+from ...errors import BackendUnavailableError, ConveyorError
 from .._coalesce import Coalescer
 from ..channel import RemoteEvents, RemoteListener, decode_events
 from ..loops import PerLoop
@@ -48,6 +48,8 @@ _SCHEMA_GONE = (
     psycopg.errors.UndefinedFunction,
     psycopg.errors.InvalidSchemaName,
 )
+# Failures after which the other connections are checked (or replaced) too.
+_BROKEN_OR_READ_ONLY = (psycopg.OperationalError, psycopg.errors.ReadOnlySqlTransaction)
 
 
 class PostgresPlumbing:
@@ -196,7 +198,8 @@ class PostgresPlumbing:
         """Return the error to raise for a driver error (a broken pool is checked soon).
 
         A server that refuses to write (``25006``: a standby, or a primary that a
-        failover demoted) has every connection replaced, the listener's too.
+        failover demoted) has every connection replaced, the listener's too. Either way
+        the calling threads' idle connections (:meth:`_fetch_here`) are closed.
         """
         if isinstance(exc, psycopg.OperationalError):
             self._pools.check_soon()
@@ -204,6 +207,8 @@ class PostgresPlumbing:
             self._pools.reconnect_soon()
             if (listener := self._listener) is not None:
                 listener.reconnect()
+        if (here := self._here) is not None and isinstance(exc, _BROKEN_OR_READ_ONLY):
+            here.drop_idle()  # the calling threads' connections are likely broken too
         return self._settings.unavailable(exc)
 
     # -- on the calling thread -----------------------------------------------------------
@@ -221,7 +226,11 @@ class PostgresPlumbing:
         """
         for last_try in (False, True):
             here = self._blocking_connections()
-            conn = None if here is None else here.take()
+            try:
+                conn = None if here is None else here.take()
+            except BackendUnavailableError:
+                self._pools.everywhere_soon()  # unreachable: the loops' connections broke too
+                raise
             if here is None or conn is None:
                 return False
             error: psycopg.Error | None = None
@@ -257,12 +266,12 @@ class PostgresPlumbing:
         return here
 
     def _failed_here(self, here: BlockingConnections, exc: psycopg.Error) -> ConveyorError:
-        """:meth:`_failed` for a statement of the calling thread."""
-        if isinstance(exc, psycopg.OperationalError):
+        """:meth:`_failed` for a statement of the calling thread (and the loops' pools)."""
+        if isinstance(exc, _BROKEN_OR_READ_ONLY):
             here.drop_idle()
-        elif isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
-            here.drop_idle()
-            if (listener := self._listener) is not None:
+            read_only = isinstance(exc, psycopg.errors.ReadOnlySqlTransaction)
+            self._pools.everywhere_soon(reconnect=read_only)
+            if read_only and (listener := self._listener) is not None:
                 listener.reconnect()
         return self._settings.unavailable(exc)
 
