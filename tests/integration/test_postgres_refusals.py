@@ -72,33 +72,42 @@ async def test_a_server_turned_read_only_is_an_outage_and_the_store_follows_the_
         f"postgresql://postgres@127.0.0.1:{first.port},127.0.0.1:{second.port}/postgres"
         "?target_session_attrs=read-write"
     )
-    store, elsewhere = PostgresStore(url), PostgresStore(second.url)
+    # ``threads`` enqueues on calling threads only: its connections are not ``store``'s.
+    store, threads = PostgresStore(url), PostgresStore(url)
+    elsewhere = PostgresStore(second.url)
     try:
         await store.open()
-        before = [unique_name("job"), unique_name("job")]
+        await threads.open()
+        before = [unique_name("job") for _ in range(3)]
         await _enqueue(store, before[0])
         await _enqueue(store, before[1], here=True)  # a calling thread's connection, kept
+        await _enqueue(threads, before[2], here=True)
         assert _job_ids(first) == set(before)
 
         _read_only(first)
         stored_before = set(before)
-        after = [unique_name("job"), unique_name("job")]
-        for here, job_id in zip((False, True), after, strict=True):
+        after = []
+        for enqueuer, here in ((store, False), (threads, True)):
             # Each server process reads the new setting when it is signalled, a moment
             # after the reload returns: enqueue until one is refused (those before it are
             # stored).
             deadline = time.monotonic() + 10
             while True:
-                refused = unique_name("job")
+                job_id = unique_name("job")
                 try:
-                    await _enqueue(store, refused, here=here)
+                    await _enqueue(enqueuer, job_id, here=here)
                 except BackendUnavailableError as exc:
                     refusal = str(exc)
                     break
-                stored_before.add(refused)
+                stored_before.add(job_id)
                 assert time.monotonic() < deadline, "the server never turned read-only"
             assert "read-only" in refusal
-            await _enqueue_until_stored(store, job_id, here=here)
+            after.append(unique_name("job"))
+            await _enqueue_until_stored(enqueuer, after[-1], here=here)
+        # The loop's refusal closed the store's idle calling-thread connection too: the
+        # next one reaches the writable server at once.
+        after.append(unique_name("job"))
+        assert await _enqueue_until_stored(store, after[-1], here=True) == 0
         assert _job_ids(first) == stored_before  # the refused enqueues stored nothing
         assert _job_ids(second) == set(after)
         claimed = await store.claim(["q"], 5, WORKER, 30.0)  # on second
@@ -113,4 +122,5 @@ async def test_a_server_turned_read_only_is_an_outage_and_the_store_follows_the_
         assert store.changes.generation > since
     finally:
         await store.close()
+        await threads.close()
         await elsewhere.close()
