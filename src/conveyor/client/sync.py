@@ -86,8 +86,8 @@ class OnThisThread:
     """
 
     # A second enqueue path, kept for speed: bench/shortcuts.py blocking-enqueue
-    # (queue.sync.enqueue on SQLite +80 %), blocking-enqueue-redis (on Redis +105 %),
-    # blocking-enqueue-pg (on PostgreSQL +49 %).
+    # (queue.sync.enqueue on SQLite +80 %), blocking-enqueue-redis (on Redis +105 to
+    # +119 %), blocking-enqueue-pg (on PostgreSQL +49 to +76 %).
 
     def __init__(self, records: RecordFactory, new: NewJobs) -> None:
         self._records = records

@@ -109,7 +109,7 @@ class PostgresStore(PostgresCoordination, ClaimsAfterWaking):
         meanwhile, or ``pool_size`` calling threads are inserting already.
         """
         # A second enqueue path, kept for speed: bench/shortcuts.py blocking-enqueue-pg
-        # (queue.sync.enqueue on PostgreSQL +49 to +51 %).
+        # (queue.sync.enqueue on PostgreSQL +49 to +76 %).
         if not records:
             return True
         if not self._fetch_here(*self._enqueue_statement(records, self.remote_events.origin)):
