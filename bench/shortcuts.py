@@ -229,9 +229,12 @@ def plain_one_insert() -> Any:
     return _all(managers)
 
 
-def plain_blocking_enqueue() -> Any:
-    """``queue.sync.enqueue`` on SQLite goes through the portal's event loop as on others."""
-    store_class = importlib.import_module("conveyor.stores.sqlite").SQLiteStore
+STORE_CLASSES = {"sqlite": "SQLiteStore", "redis": "RedisStore", "postgres": "PostgresStore"}
+
+
+def plain_blocking_enqueue(store: str = "sqlite") -> Any:
+    """``queue.sync.enqueue`` goes through the portal's event loop, as on the memory store."""
+    store_class = getattr(importlib.import_module(f"conveyor.stores.{store}"), STORE_CLASSES[store])
     owner = next(c for c in store_class.__mro__ if "writes_here" in c.__dict__)
     return patched(owner, "writes_here", property(lambda self: False))
 
@@ -255,6 +258,10 @@ SHORTCUTS = [
              enqueue_one, plain_one_insert),
     Shortcut("blocking-enqueue", "queue.sync.enqueue one at a time (SQLite)", SQLITE,
              sync_enqueue, plain_blocking_enqueue),
+    Shortcut("blocking-enqueue-redis", "queue.sync.enqueue one at a time (Redis)", REDIS,
+             sync_enqueue, lambda: plain_blocking_enqueue("redis")),
+    Shortcut("blocking-enqueue-pg", "queue.sync.enqueue one at a time (PostgreSQL)", POSTGRES,
+             sync_enqueue, lambda: plain_blocking_enqueue("postgres")),
 ]  # fmt: skip
 
 
@@ -288,7 +295,7 @@ async def main_async(args: argparse.Namespace) -> int:
             gain = statistics.median(kept) / statistics.median(plain) - 1
             rows.append((shortcut, statistics.median(kept), statistics.median(plain), gain))
             print(
-                f"{shortcut.name:17} {shortcut.what:52} with {statistics.median(kept):9,.0f}"
+                f"{shortcut.name:22} {shortcut.what:47} with {statistics.median(kept):9,.0f}"
                 f"  without {statistics.median(plain):9,.0f}  gain {gain:+6.1%}"
                 f"  {'KEEP' if gain >= 0.10 else 'remove'}",
                 flush=True,

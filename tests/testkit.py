@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from conveyor import Job, JobStatus, Queue
@@ -75,3 +77,31 @@ def job_record(job_id: str, queue: str, **fields: object) -> JobRecord:
     }  # fmt: skip
     defaults.update(fields)
     return JobRecord(**defaults)  # type: ignore[arg-type]
+
+
+PORTAL_BUSY = 10.0
+"""Seconds :func:`portal_busy` keeps the portal's loop busy."""
+
+
+@contextmanager
+def portal_busy(queue: Queue) -> Iterator[None]:
+    """Keep ``queue.sync``'s portal loop busy; fail if the block took half as long.
+
+    What the block does on the calling thread is done there, then: had it gone through
+    the portal, it would have waited until the loop was free.
+    """
+    blocking, free = threading.Event(), threading.Event()
+
+    def block() -> None:
+        blocking.set()
+        free.wait(PORTAL_BUSY)
+
+    queue.sync.portal.loop().call_soon_threadsafe(block)
+    assert blocking.wait(5), "the portal's loop did not run the blocker"
+    began = time.monotonic()
+    try:
+        yield
+    finally:
+        took = time.monotonic() - began
+        free.set()
+    assert took < PORTAL_BUSY / 2, f"the block waited {took:.1f} s for the portal's loop"

@@ -4,9 +4,9 @@ Each case is a private ``redis-server`` put in a state where real servers answer
 write (or every command) with an error reply: a replica whose primary is gone, one
 cut off from it, a primary short of the replicas it must write to, a full one, one
 busy with a long script. Every store call there raises :class:`BackendUnavailableError`
-naming the reply, on the one-command path and the idle worker's pipelined wait alike;
-nothing is stored; and once the server serves again, the same store works on, with no
-reopening.
+naming the reply, on the one-command path, the idle worker's pipelined wait and the
+calling thread's enqueue (``queue.sync``) alike; nothing is stored; and once the server
+serves again, the same store works on, with no reopening.
 """
 
 from __future__ import annotations
@@ -103,6 +103,8 @@ async def test_a_refusing_server_is_an_outage_and_the_store_recovers(
                 await store.enqueue([job_record(kept, "q")])
             with pytest.raises(BackendUnavailableError, match=code):
                 await store.enqueue([job_record(unique_name("job"), "q") for _ in range(3)])
+            with pytest.raises(BackendUnavailableError, match=code):
+                await asyncio.to_thread(store.enqueue_here, [job_record(kept, "q")])
             if "claim" in refused:
                 with pytest.raises(BackendUnavailableError, match=code):
                     await store.claim(["q"], 5, WORKER, 30.0)
@@ -120,7 +122,7 @@ async def test_a_refusing_server_is_an_outage_and_the_store_recovers(
                 assert await store.get(kept) is None  # the refused enqueue stored nothing
             _serving(client)
 
-        await store.enqueue([job_record(kept, "q")])
+        assert await asyncio.to_thread(store.enqueue_here, [job_record(kept, "q")])
         assert [r.id for r in await store.claim(["q"], 5, WORKER, 30.0)] == [kept]
         worker = asyncio.create_task(_work(store))
         await asyncio.sleep(0.1)
@@ -144,6 +146,8 @@ async def test_a_server_busy_with_a_long_script_is_an_outage(server: PrivateRedi
                 await asyncio.sleep(0.3)
                 with pytest.raises(BackendUnavailableError, match="BUSY"):
                     await store.enqueue([job_record(unique_name("job"), "q")])
+                with pytest.raises(BackendUnavailableError, match="BUSY"):
+                    await asyncio.to_thread(store.enqueue_here, [job_record(unique_name("j"), "q")])
                 with pytest.raises(BackendUnavailableError, match="BUSY"):
                     await asyncio.wait_for(_idle_wait(store, 0.5), 5)
             finally:

@@ -14,7 +14,7 @@ from conveyor.errors import BackendUnavailableError, ConfigurationError
 from conveyor.stores import store_from_url
 from conveyor.stores.redis import RedisStore
 from servers import RedisCluster, namespace_on
-from testkit import unique_name
+from testkit import portal_busy, unique_name
 
 
 @pytest.fixture
@@ -47,6 +47,16 @@ def keys_per_node(cluster: RedisCluster, prefix: str) -> dict[int, int]:
 def node_id(cluster: RedisCluster, port: int) -> str:
     with cluster.client(port) as client:
         return str(client.execute_command("CLUSTER MYID").decode())
+
+
+def move_empty_slot(cluster: RedisCluster, slot: int, source: int, target: int) -> None:
+    """Give an empty slot to ``target``: tell every node its new owner (target first)."""
+    target_id = node_id(cluster, target)
+    others = [port for port in cluster.ports if port not in (source, target)]
+    for port in [target, source, *others]:
+        with cluster.client(port) as client:
+            client.execute_command("CLUSTER SETSLOT", slot, "NODE", target_id)
+    assert owner_port(cluster, slot) == target
 
 
 async def test_jobs_run_through_any_seed_node_and_live_on_the_slots_primary(
@@ -83,13 +93,7 @@ async def test_the_store_follows_its_slot_to_another_node(
     worker.register("echo", lambda job: job.payload)
     try:
         await producer.get_stats()  # open, located at the source; no key written yet
-        target_id = node_id(redis_cluster, target)
-        # An empty slot moves by telling every node its new owner (target first).
-        others = [port for port in redis_cluster.ports if port not in (source, target)]
-        for port in [target, source, *others]:
-            with redis_cluster.client(port) as client:
-                client.execute_command("CLUSTER SETSLOT", slot, "NODE", target_id)
-        assert owner_port(redis_cluster, slot) == target
+        move_empty_slot(redis_cluster, slot, source, target)
         started = time.monotonic()
         job_id = await producer.enqueue("echo", "moved")  # MOVED: the producer follows
         await worker.start()  # (a worker's beat writes keys: it starts after the move)
@@ -99,6 +103,29 @@ async def test_the_store_follows_its_slot_to_another_node(
     finally:
         await worker.close()
         await producer.close()
+    counts = keys_per_node(redis_cluster, prefix)
+    assert counts[source] == 0, counts
+    assert counts[target] > 0, counts
+
+
+def test_a_calling_threads_enqueue_follows_its_slot_to_another_node(
+    redis_cluster: RedisCluster, url: str
+) -> None:
+    prefix = prefix_of(url)
+    slot = key_slot(f"{{{prefix}}}".encode())
+    source = owner_port(redis_cluster, slot)
+    target = next(port for port in redis_cluster.ports if port != source)
+    producer = create_queue(url=url, name=unique_name())
+    try:
+        producer.sync.get_stats()  # open, located at the source; no key written yet
+        assert producer.store.writes_here
+        move_empty_slot(redis_cluster, slot, source, target)
+        moved = producer.sync.enqueue("echo", 1)  # MOVED here: the portal's path follows
+        with portal_busy(producer):  # on this thread again, now at the target
+            ids = [moved, producer.sync.enqueue("echo", 2)]
+        assert [job.payload for i in ids if (job := producer.sync.get_job(i))] == [1, 2]
+    finally:
+        producer.sync.close()
     counts = keys_per_node(redis_cluster, prefix)
     assert counts[source] == 0, counts
     assert counts[target] > 0, counts

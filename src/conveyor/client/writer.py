@@ -1,9 +1,9 @@
 """Storing new jobs: one path from built records to the store, and what follows it.
 
 :class:`NewJobs` writes records through the event loop (``store``) or, where the store
-can (SQLite, once open), on the calling thread (``store_here``, for the blocking twins:
-the caller blocks either way, and the portal's and the store's threads it would wake
-cost more than the commit). Either way this process's events about the jobs wait for
+can (SQLite, Redis, PostgreSQL, once open), on the calling thread (``store_here``, for
+the blocking twins: the caller blocks either way, and the threads it would wake cost
+more than the write). Either way this process's events about the jobs wait for
 their ``job:added``, the hooks see the write, and one log line tells of it.
 """
 

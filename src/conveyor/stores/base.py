@@ -51,15 +51,16 @@ class JobStore(Protocol):
 
     @property
     def writes_here(self) -> bool:
-        """True while :meth:`enqueue_here` works (for SQLite: once the store is open)."""
+        """True while :meth:`enqueue_here` works (once the store is open, for most)."""
         ...
 
     def enqueue_here(self, records: Sequence[JobRecord]) -> bool:
         """Store new jobs as :meth:`enqueue` does, on the calling thread, blocking.
 
         For threads with no event loop (the ``queue.sync`` methods), and only while
-        :attr:`writes_here`. False, having done nothing, if the store is busy: then
-        :meth:`enqueue` them (concurrent enqueues share a commit that way).
+        :attr:`writes_here`. False, having done nothing, if the store is busy (or must do
+        something on its event loop first): then :meth:`enqueue` them (on SQLite,
+        concurrent enqueues share a commit that way). Outages raise as :meth:`enqueue`'s.
         """
         ...
 

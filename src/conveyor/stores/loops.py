@@ -34,6 +34,11 @@ class PerLoop(Generic[T]):
                 resource = self._by_loop[loop] = self._make()
             return resource
 
+    def items(self) -> list[tuple[asyncio.AbstractEventLoop, T]]:
+        """Return every resource with its loop (they stay)."""
+        with self._lock:
+            return list(self._by_loop.items())
+
     def take_all(self) -> list[tuple[asyncio.AbstractEventLoop, T]]:
         """Remove and return every resource with its loop (to close them)."""
         with self._lock:

@@ -6,7 +6,9 @@ the schema's statements (:mod:`.queries`), each event loop's connection pool
 (:mod:`._pools`), the running of one statement (:meth:`~PostgresPlumbing._fetch`) or of a
 transaction (:meth:`~PostgresPlumbing._transaction`) with driver errors turned into
 conveyor's (and a dropped schema created again), and the listener thread
-(:mod:`._listener`) that LISTENs only while something waits for its notifications.
+(:mod:`._listener`) that LISTENs only while something waits for its notifications;
+beside them, the blocking twin of a statement for the calling thread
+(:meth:`~PostgresPlumbing._fetch_here`, :mod:`._here`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import psycopg
 
 from ... import events
 from ...clock import Clock, ServerClock
-from ...errors import ConveyorError
+from ...errors import BackendUnavailableError, ConveyorError
 from .._coalesce import Coalescer
 from ..channel import RemoteEvents, RemoteListener, decode_events
 from ..loops import PerLoop
@@ -30,6 +32,7 @@ from ..records import JobRecord, Outcome
 from ..signals import ChangeSignal
 from . import queries
 from ._codec import Params
+from ._here import BlockingConnections
 from ._listener import Listener
 from ._pools import LoopPools
 from ._url import parse_url
@@ -45,6 +48,8 @@ _SCHEMA_GONE = (
     psycopg.errors.UndefinedFunction,
     psycopg.errors.InvalidSchemaName,
 )
+# Failures after which the other connections are checked (or replaced) too.
+_BROKEN_OR_READ_ONLY = (psycopg.OperationalError, psycopg.errors.ReadOnlySqlTransaction)
 
 
 class PostgresPlumbing:
@@ -74,6 +79,8 @@ class PostgresPlumbing:
         self._pools = LoopPools(self._settings)
         self._lock = threading.Lock()
         self._listener: Listener | None = None
+        self._here: BlockingConnections | None = None
+        """The calling threads' connections (:meth:`_fetch_here`), made on first use."""
         self._opened = False
 
     # -- life cycle --------------------------------------------------------------------
@@ -108,10 +115,13 @@ class PostgresPlumbing:
         """Stop listening and close every connection; the store can be opened again."""
         with self._lock:
             listener, self._listener = self._listener, None
+            here, self._here = self._here, None
             self._opened = False
         if listener is not None:
             await asyncio.to_thread(listener.stop)
         self._settlers.take_all()
+        if here is not None:
+            here.close()
         await self._pools.close()
 
     def _listening_wanted(self) -> bool:
@@ -156,14 +166,16 @@ class PostgresPlumbing:
         """
         if not isinstance(exc, _SCHEMA_GONE) or not self._settings.migrate:
             return False
+        return await asyncio.to_thread(self._recreate_schema, exc)
+
+    def _recreate_schema(self, exc: psycopg.Error) -> bool:
+        """:meth:`_recreated_schema`, blocking."""
         settings = self._settings
-
-        def recreate() -> bool:
-            with connect(settings) as conn:
-                return bool(check_and_migrate(conn, settings.schema, allowed=True))
-
+        if not isinstance(exc, _SCHEMA_GONE) or not settings.migrate:
+            return False
         try:
-            recreated = await asyncio.to_thread(recreate)
+            with connect(settings) as conn:
+                recreated = bool(check_and_migrate(conn, settings.schema, allowed=True))
         except (ConveyorError, psycopg.Error):
             return False
         if recreated:
@@ -186,13 +198,80 @@ class PostgresPlumbing:
         """Return the error to raise for a driver error (a broken pool is checked soon).
 
         A server that refuses to write (``25006``: a standby, or a primary that a
-        failover demoted) has every connection replaced, the listener's too.
+        failover demoted) has every connection replaced, the listener's too. Either way
+        the calling threads' idle connections (:meth:`_fetch_here`) are closed.
         """
         if isinstance(exc, psycopg.OperationalError):
             self._pools.check_soon()
         elif isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
             self._pools.reconnect_soon()
             if (listener := self._listener) is not None:
+                listener.reconnect()
+        if (here := self._here) is not None and isinstance(exc, _BROKEN_OR_READ_ONLY):
+            here.drop_idle()  # the calling threads' connections are likely broken too
+        return self._settings.unavailable(exc)
+
+    # -- on the calling thread -----------------------------------------------------------
+
+    @property
+    def writes_here(self) -> bool:
+        """True once the store is open (its schema checked): :meth:`_fetch_here` then works."""
+        return self._opened
+
+    def _fetch_here(self, query: bytes, params: Params) -> bool:
+        """Run one statement as :meth:`_fetch` does, on the calling thread, blocking.
+
+        False, having done nothing, where the event loop must run it: the store was
+        closed meanwhile, or every connection for calling threads is lent.
+        """
+        for last_try in (False, True):
+            here = self._blocking_connections()
+            try:
+                conn = None if here is None else here.take()
+            except BackendUnavailableError:
+                self._pools.everywhere_soon()  # unreachable: the loops' connections broke too
+                raise
+            if here is None or conn is None:
+                return False
+            error: psycopg.Error | None = None
+            try:
+                conn.execute(query, params, binary=True)
+            except psycopg.Error as exc:
+                error = exc
+            finally:
+                here.give_back(conn)  # closed unless fine (an interrupt may leave it busy)
+            if error is None:
+                return True
+            # A statement on a missing table had no effect: once it is back, run it again.
+            if last_try or not self._recreate_schema(error):
+                raise self._failed_here(here, error) from None
+        raise AssertionError("unreachable")
+
+    def _blocking_connections(self) -> BlockingConnections | None:
+        """Return this process's connections for calling threads (made again after a fork).
+
+        ``None`` once the store is closed.
+        """
+        here = self._here
+        if here is not None and here.usable:
+            return here
+        with self._lock:
+            if not self._opened:
+                return None
+            old = here = self._here
+            if here is None or not here.usable:
+                here = self._here = BlockingConnections(self._settings)
+                if old is not None:
+                    old.close()  # a parent's: forgotten, not closed (see its close())
+        return here
+
+    def _failed_here(self, here: BlockingConnections, exc: psycopg.Error) -> ConveyorError:
+        """:meth:`_failed` for a statement of the calling thread (and the loops' pools)."""
+        if isinstance(exc, _BROKEN_OR_READ_ONLY):
+            here.drop_idle()
+            read_only = isinstance(exc, psycopg.errors.ReadOnlySqlTransaction)
+            self._pools.everywhere_soon(reconnect=read_only)
+            if read_only and (listener := self._listener) is not None:
                 listener.reconnect()
         return self._settings.unavailable(exc)
 

@@ -10,6 +10,7 @@ one of them fails (so that the pool checks them all) and when the store closes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -136,6 +137,19 @@ class LoopPools:
         ``target_session_attrs=read-write``, or a name that resolves elsewhere).
         """
         self._soon(self._reconnect)
+
+    def everywhere_soon(self, *, reconnect: bool = False) -> None:
+        """From a thread with no event loop: :meth:`check_soon` in every loop that runs.
+
+        Or :meth:`reconnect_soon`, with ``reconnect``. For a failure of a statement
+        that did not go through a loop (``enqueue_here``): its connection broke, and
+        so, most likely, did the loops' ones.
+        """
+        action = self.reconnect_soon if reconnect else self.check_soon
+        for loop, _ in self._pools.items():
+            if loop.is_running():
+                with contextlib.suppress(RuntimeError):  # it closed meanwhile
+                    loop.call_soon_threadsafe(action)
 
     def _soon(self, action: Callable[[Loaned], Coroutine[Any, Any, None]]) -> None:
         loaned = self._pools.get()

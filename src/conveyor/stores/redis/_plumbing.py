@@ -6,7 +6,8 @@ goes through: each event loop's connections (:mod:`._conn`) and armed claims
 the server's clock, the listener thread (:mod:`._listener`) with the channels it follows,
 and the paths of a script call (:meth:`~RedisPlumbing._run`) and a plain command
 (:meth:`~RedisPlumbing._command`), which turn an outage into
-:class:`~conveyor.errors.BackendUnavailableError`.
+:class:`~conveyor.errors.BackendUnavailableError`, and their blocking twin for the
+calling thread (:meth:`~RedisPlumbing._run_here`, :mod:`._here`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, TypeVar
 
 import redis
 import redis.asyncio
+import redis.retry
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import (
@@ -44,6 +46,7 @@ from ._armed import ArmedClaims
 from ._cluster import SlotLocator
 from ._codec import Arg
 from ._conn import Connections, describe, is_outage_reply
+from ._here import BlockingConnections
 from ._keys import Keys
 from ._listener import Listener
 from ._packing import with_fast_packing
@@ -97,6 +100,8 @@ class RedisPlumbing:
         )
         self._lock = threading.Lock()
         self._listener: Listener | None = None
+        self._here: BlockingConnections | None = None
+        """The calling threads' connections (:meth:`_run_here`), made on first use."""
         self._opened = False
         self._calibrate_at = 0.0
         self._bells_refused = False
@@ -122,6 +127,17 @@ class RedisPlumbing:
         )
         pool.connection_class = with_fast_packing(pool.connection_class)
         return pool
+
+    def _new_blocking_pool(self) -> redis.ConnectionPool:
+        """Make a blocking pool with :meth:`_new_pool`'s options (it only makes connections)."""
+        return redis.ConnectionPool.from_url(
+            self._server,
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            socket_timeout=None,
+            socket_keepalive=True,
+            socket_keepalive_options=_KEEPALIVE,
+            retry=redis.retry.Retry(NoBackoff(), 1, supported_errors=(ConnectionError,)),
+        )
 
     def _new_sync_client(self) -> redis.Redis:
         return redis.Redis.from_url(
@@ -180,12 +196,15 @@ class RedisPlumbing:
         """Stop the listener and close every event loop's connections; open() again works."""
         with self._lock:
             listener, self._listener = self._listener, None
+            here, self._here = self._here, None
             self._opened = False
         if listener is not None:
             listener.request_stop()
             await self._hurry(listener)
             await asyncio.get_running_loop().run_in_executor(None, listener.join)
         self._settlers.take_all()
+        if here is not None:
+            here.close()
         await self._drop_connections()
 
     async def _drop_connections(self) -> None:
@@ -309,3 +328,58 @@ class RedisPlumbing:
                 raise
         client = await self._client()
         return await self._call(lambda: client.execute(*args))
+
+    # -- on the calling thread -----------------------------------------------------------
+
+    @property
+    def writes_here(self) -> bool:
+        """True while a script can run on the calling thread with nothing to do first.
+
+        False before the store is open, while a cluster's slot must be located again,
+        and once a minute, when the clock is due for calibration: the event loop's path
+        (through the portal) does those.
+        """
+        return self._opened and not self._relocate and time.monotonic() <= self._calibrate_at
+
+    def _run_here(self, script: lua.Script, args: list[Arg]) -> bool:
+        """Run ``script`` as :meth:`_run` does, on the calling thread, blocking.
+
+        False, having done nothing, where the event loop must run it: the store was
+        closed meanwhile, or the cluster moved its slot (``MOVED``).
+        """
+        here = self._blocking_connections()
+        if here is None:
+            return False
+        tag = self.keys.tag
+        try:
+            try:
+                here.execute("EVALSHA", script.sha, 1, tag, *args)
+            except NoScriptError:
+                here.execute("SCRIPT", "LOAD", script.source)
+                here.execute("EVALSHA", script.sha, 1, tag, *args)
+        except UNAVAILABLE as exc:
+            raise self._unavailable(exc) from None
+        except ResponseError as exc:
+            if self._retry_elsewhere(exc):
+                return False
+            raise
+        return True
+
+    def _blocking_connections(self) -> BlockingConnections | None:
+        """Return this process's connections for calling threads, to the store's node.
+
+        Made on first use (again after a fork, or when a cluster's slot moved); ``None``
+        once the store is closed.
+        """
+        here = self._here
+        if here is not None and here.usable and here.server == self._server:
+            return here
+        with self._lock:
+            if not self._opened:
+                return None
+            old = here = self._here
+            if here is None or not here.usable or here.server != self._server:
+                here = self._here = BlockingConnections(self._server, self._new_blocking_pool())
+                if old is not None:
+                    old.close()
+        return here
