@@ -65,6 +65,11 @@ _KEEPALIVE = {
 CALIBRATE_EVERY = 60.0
 # Events that cannot make work ready or finish a job need not wake anybody.
 _QUIET_EVENTS = frozenset({"job:started", "job:progress"})
+_SOCKET_OPTIONS: dict[str, Any] = {
+    "socket_connect_timeout": CONNECT_TIMEOUT, "socket_timeout": None,
+    "socket_keepalive": True, "socket_keepalive_options": _KEEPALIVE,
+}  # fmt: skip
+"""The socket options of every connection the store makes (loops', threads', listener's)."""
 
 UNAVAILABLE = (ConnectionError, TimeoutError, OSError)
 """What a command fails with when the server cannot be reached (an outage, for callers)."""
@@ -118,10 +123,7 @@ class RedisPlumbing:
     def _new_pool(self) -> redis.asyncio.ConnectionPool:
         pool = redis.asyncio.ConnectionPool.from_url(
             self._server,
-            socket_connect_timeout=CONNECT_TIMEOUT,
-            socket_timeout=None,
-            socket_keepalive=True,
-            socket_keepalive_options=_KEEPALIVE,
+            **_SOCKET_OPTIONS,
             # One retry on a fresh connection: pooled ones die when the server restarts.
             retry=Retry(NoBackoff(), 1, supported_errors=(ConnectionError,)),
         )
@@ -132,20 +134,14 @@ class RedisPlumbing:
         """Make a blocking pool with :meth:`_new_pool`'s options (it only makes connections)."""
         return redis.ConnectionPool.from_url(
             self._server,
-            socket_connect_timeout=CONNECT_TIMEOUT,
-            socket_timeout=None,
-            socket_keepalive=True,
-            socket_keepalive_options=_KEEPALIVE,
+            **_SOCKET_OPTIONS,
             retry=redis.retry.Retry(NoBackoff(), 1, supported_errors=(ConnectionError,)),
         )
 
     def _new_sync_client(self) -> redis.Redis:
         return redis.Redis.from_url(
             self._server,
-            socket_connect_timeout=CONNECT_TIMEOUT,
-            socket_timeout=None,
-            socket_keepalive=True,
-            socket_keepalive_options=_KEEPALIVE,
+            **_SOCKET_OPTIONS,
             protocol=2,  # the listener reads pub/sub messages as RESP2 arrays
         )
 
