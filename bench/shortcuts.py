@@ -119,6 +119,28 @@ async def enqueue_many(url: str, count: int = 50_000, batch: int = 1000) -> floa
         return count / (time.perf_counter() - started)
 
 
+async def drain(url: str, count: int = 20_000) -> float:
+    """A worker (``workers=10``, in-process) drains a backlog of no-op jobs: jobs/s."""
+    done = asyncio.Event()
+    ran = 0
+
+    async def counted(job: object) -> None:
+        nonlocal ran
+        ran += 1
+        if ran == count:
+            done.set()
+
+    queue = create_queue(url=url, workers=10, name="shortcuts")
+    queue.register("noop", counted)
+    async with queue:
+        for first in range(0, count, 1000):
+            await queue.enqueue_many([("noop", {"i": i}) for i in range(first, first + 1000)])
+        started = time.perf_counter()
+        await queue.start()
+        await asyncio.wait_for(done.wait(), 120)
+        return count / (time.perf_counter() - started)
+
+
 # ------------------------------------------------------------------------ plain ways
 def plain_record_cache() -> Any:
     """Every option-less enqueue builds its record in full."""
@@ -239,6 +261,13 @@ def plain_blocking_enqueue(store: str = "sqlite") -> Any:
     return patched(owner, "writes_here", property(lambda self: False))
 
 
+def plain_settles_alone() -> Any:
+    """Redis sends each batch of outcomes on its own, never in front of a claim."""
+    from conveyor.stores._coalesce import Coalescer
+
+    return patched(Coalescer, "take", lambda self: [])
+
+
 SHORTCUTS = [
     Shortcut("record-cache", "enqueue one at a time, awaited (Redis)", REDIS,
              enqueue_one, plain_record_cache),
@@ -262,6 +291,8 @@ SHORTCUTS = [
              sync_enqueue, lambda: plain_blocking_enqueue("redis")),
     Shortcut("blocking-enqueue-pg", "queue.sync.enqueue one at a time (PostgreSQL)", POSTGRES,
              sync_enqueue, lambda: plain_blocking_enqueue("postgres")),
+    Shortcut("settles-with-claims", "drain of a backlog, in-process worker (Redis)", REDIS,
+             drain, plain_settles_alone),
 ]  # fmt: skip
 
 

@@ -223,10 +223,8 @@ async def test_an_enqueue_sent_again_changes_nothing(store: RedisStore, batch: i
     assert sorted(r.id for r in rest) == sorted(r.id for r in records if r.id != claimed[0].id)
 
 
-async def test_concurrent_settles_of_one_loop_share_a_round_trip(store: RedisStore) -> None:
-    queue = unique_name()
-    await store.enqueue([job_record(f"j{i}", queue) for i in range(20)])
-    claimed = await store.claim([queue], 20, "w", 60.0)
+def count_settle_sends(store: RedisStore) -> list[int]:
+    """Note the size of each batch of outcomes the store sends on its own, in the list."""
     sent: list[int] = []
     send = store._settle_now
 
@@ -234,14 +232,81 @@ async def test_concurrent_settles_of_one_loop_share_a_round_trip(store: RedisSto
         sent.append(len(outcomes))
         return await send(outcomes)
 
-    store._settlers.take_all()
     store._settle_now = counting  # type: ignore[method-assign]
+    return sent
+
+
+async def test_concurrent_settles_of_one_loop_share_a_round_trip(store: RedisStore) -> None:
+    queue = unique_name()
+    await store.enqueue([job_record(f"j{i}", queue) for i in range(20)])
+    claimed = await store.claim([queue], 20, "w", 60.0)
+    store._settlers.take_all()
+    sent = count_settle_sends(store)
     results = await asyncio.gather(
         *(store.settle([Outcome(r.id, "w", 1, JobStatus.COMPLETED)]) for r in claimed)
     )
     assert results == [[True]] * 20
     assert sum(sent) == 20
     assert len(sent) < 20
+
+
+async def test_a_claim_carries_the_settles_waiting_to_be_sent(store: RedisStore) -> None:
+    queue = unique_name()
+    await store.enqueue([job_record(f"j{i}", queue) for i in range(6)])
+    first = await store.claim([queue], 3, "w", 60.0)
+    alone = count_settle_sends(store)
+    settles = [
+        asyncio.ensure_future(store.settle([Outcome(r.id, "w", 1, JobStatus.COMPLETED)]))
+        for r in first
+    ]
+    await asyncio.sleep(0)  # the settles wait in the coalescer, not sent yet
+    second = await store.claim([queue], 3, "w", 60.0)
+    assert [await settle for settle in settles] == [[True]] * 3
+    assert alone == []  # no send of their own: they went in front of the claim
+    assert sorted(r.id for r in second) == ["j3", "j4", "j5"]
+    for record in first:
+        job = await store.get(record.id)
+        assert job is not None
+        assert job.status is JobStatus.COMPLETED
+
+
+async def test_a_claim_with_settles_works_after_the_server_forgot_the_scripts(
+    store: RedisStore, url: str
+) -> None:
+    queue = unique_name()
+    await store.enqueue([job_record(f"j{i}", queue) for i in range(2)])
+    [first] = await store.claim([queue], 1, "w", 60.0)
+    client = redis.Redis.from_url(url.split("?")[0])
+    try:
+        client.script_flush()
+    finally:
+        client.close()
+    settle = asyncio.ensure_future(store.settle([Outcome(first.id, "w", 1, JobStatus.COMPLETED)]))
+    await asyncio.sleep(0)
+    [second] = await store.claim([queue], 1, "w", 60.0)
+    assert await settle == [True]
+    assert second.id == "j1"
+    job = await store.get(first.id)
+    assert job is not None
+    assert job.status is JobStatus.COMPLETED
+
+
+async def test_a_claim_that_fails_fails_the_settles_it_carried(store: RedisStore) -> None:
+    queue = unique_name()
+    await store.enqueue([job_record("j0", queue)])
+    [first] = await store.claim([queue], 1, "w", 60.0)
+    settle = asyncio.ensure_future(store.settle([Outcome(first.id, "w", 1, JobStatus.COMPLETED)]))
+    await asyncio.sleep(0)
+    await store._clients.get().aclose()
+    store._clients.get()._make = _refused  # type: ignore[method-assign]
+    with pytest.raises(BackendUnavailableError):
+        await store.claim([queue], 1, "w", 60.0)
+    with pytest.raises(BackendUnavailableError):
+        await settle
+
+
+def _refused() -> redis.asyncio.Connection:
+    return redis.asyncio.Connection(host="127.0.0.1", port=1, socket_connect_timeout=1)
 
 
 # -- events and clock --------------------------------------------------------------------

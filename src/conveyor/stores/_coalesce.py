@@ -15,6 +15,8 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+Waiting = tuple[Sequence[T], "asyncio.Future[list[R]]"]
+"""A call's items and the future of their answers."""
 
 
 class Coalescer(Generic[T, R]):
@@ -28,7 +30,7 @@ class Coalescer(Generic[T, R]):
 
     def __init__(self, send: Callable[[list[T]], Awaitable[list[R]]]) -> None:
         self._send = send
-        self._queued: list[tuple[Sequence[T], asyncio.Future[list[R]]]] = []
+        self._queued: list[Waiting[T, R]] = []
         self._flushing: asyncio.Task[None] | None = None
 
     async def submit(self, items: Sequence[T]) -> list[R]:
@@ -53,18 +55,43 @@ class Coalescer(Generic[T, R]):
         finally:
             self._flushing = None
 
-    async def _send_batch(self, batch: list[tuple[Sequence[T], asyncio.Future[list[R]]]]) -> None:
+    def take(self) -> list[Waiting[T, R]]:
+        """Take the calls queued for the next batch, to send them with another command.
+
+        The taker answers them with :meth:`answer` (or :meth:`fail`); a batch in flight
+        is not touched.
+        """
+        taken, self._queued = self._queued, []
+        return taken
+
+    def give_back(self, taken: list[Waiting[T, R]]) -> None:
+        """Queue calls :meth:`take` took again (their sending was cut short)."""
+        self._queued[:0] = taken
+        if self._queued and self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush())
+
+    async def _send_batch(self, batch: list[Waiting[T, R]]) -> None:
         try:
             answers = await self._send([item for items, _ in batch for item in items])
         except BaseException as exc:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
+            self.fail(batch, exc)
             if not isinstance(exc, Exception):
                 raise
             return
+        self.answer(batch, answers)
+
+    @staticmethod
+    def answer(batch: list[Waiting[T, R]], answers: Sequence[R]) -> None:
+        """Give each call of ``batch`` the answers to its own items, in order."""
         start = 0
         for items, future in batch:
             if not future.done():
-                future.set_result(answers[start : start + len(items)])
+                future.set_result(list(answers[start : start + len(items)]))
             start += len(items)
+
+    @staticmethod
+    def fail(batch: list[Waiting[T, R]], exc: BaseException) -> None:
+        """Make every call of ``batch`` raise ``exc``."""
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(exc)

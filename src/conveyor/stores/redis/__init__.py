@@ -29,7 +29,8 @@ Commands go out on the store's own short path (:mod:`._conn`), not redis-py's cl
 
 :class:`RedisStore` is built in layers: :mod:`._plumbing` has its connections, command
 paths and listener, :mod:`._coordination` its :class:`~conveyor.stores.base.Coordination`
-(slots, starts, workers, schedules), and this module the jobs.
+(slots, starts, workers, schedules), :mod:`._claims` a worker's claims and settles, and
+this module the rest of the jobs' life.
 
 URL options: ``?prefix=`` (default ``conveyor``), ``?cluster=true`` (the URL names any
 node of a Redis Cluster).
@@ -37,58 +38,39 @@ node of a Redis Cluster).
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 from collections.abc import Sequence
 from typing import Any
 
-from redis.exceptions import NoScriptError, ResponseError
-
-from ...clock import Clock
 from ...events import JOB_ADDED
 from ...job import JobStatus, QueueStats
-from .._coalesce import Coalescer
 from ..base import refuse_connection
 from ..channel import encode_event
-from ..loops import PerLoop
-from ..records import Capabilities, JobMatch, JobRecord, Outcome, Renewal
-from ..signals import ClaimsAfterWaking
+from ..records import Capabilities, JobMatch, JobRecord, Renewal
 from . import _scripts as lua
+from ._claims import RedisClaims
 from ._codec import (
     SPEC,
     Arg,
     decode_flat,
     decode_pairs,
     many_record_args,
-    outcome_args,
     ready_score,
     record_args,
     text,
 )
-from ._coordination import RedisCoordination
-from ._plumbing import UNAVAILABLE
 
 __all__ = ["RedisStore"]
 
 RECOVER_BATCH = 1000
 CLEAR_BATCH = 1000
 _STATUSES = tuple(status.value for status in JobStatus)
-log = logging.getLogger("conveyor.stores.redis")
-
-_ARM_AT_LEAST = 0.01
-"""Seconds of waiting below which an idle worker waits for the change signal only."""
 
 
-class RedisStore(RedisCoordination, ClaimsAfterWaking):
+class RedisStore(RedisClaims):
     """The Redis store; see the module docstring."""
 
     capabilities = Capabilities(cross_process=True, cross_process_events=True)
-
-    def __init__(self, url: str, clock: Clock | None = None) -> None:
-        super().__init__(url, clock)
-        self._settlers = PerLoop(lambda: Coalescer(self._settle_now))
-        self._claimed_last = False
 
     # -- jobs --------------------------------------------------------------------------
 
@@ -138,97 +120,12 @@ class RedisStore(RedisCoordination, ClaimsAfterWaking):
         """Raise long-waiting pending jobs one priority level (one script call)."""
         return int(await self._run(lua.AGE, [queue, before, limit]))
 
-    async def claim(
-        self, queues: Sequence[str], limit: int, worker_id: str, lease: float
-    ) -> list[JobRecord]:
-        """Claim up to ``limit`` ready jobs in one script call."""
-        if limit <= 0 or not queues:
-            return []
-        if self._claimed_last:
-            # A worker claims again as soon as it started what it claimed: let those
-            # jobs begin first (one turn of the loop) rather than after this call is sent.
-            await asyncio.sleep(0)
-        rows = await self._run(lua.CLAIM, self._claim_args(queues, limit, worker_id, lease))
-        return self._claimed(rows)
-
-    def _claim_args(
-        self, queues: Sequence[str], limit: int, worker_id: str, lease: float
-    ) -> list[Arg]:
-        """``claim.lua``'s arguments."""
-        return [self._origin, worker_id, lease, limit, *queues]
-
-    def _claimed(self, rows: list[list[bytes]]) -> list[JobRecord]:
-        """Turn ``claim.lua``'s reply into jobs (and note whether it took any)."""
-        self._claimed_last = bool(rows)
-        return [decode_flat(row) for row in rows]
-
-    async def wait_for_work(
-        self,
-        queues: Sequence[str],
-        limit: int,
-        worker_id: str,
-        lease: float,
-        timeout: float,
-        since: int,
-    ) -> list[JobRecord]:
-        """Block on the queues' bells with a claim queued behind (:mod:`._armed`)."""
-        if (
-            limit <= 0
-            or not queues
-            or timeout < _ARM_AT_LEAST
-            or not self._opened
-            or self._bells_refused
-        ):
-            return await super().wait_for_work(queues, limit, worker_id, lease, timeout, since)
-        if self.changes.generation != since:
-            return []
-        claim: list[Arg] = ["EVALSHA", lua.CLAIM.sha, 1, self.keys.tag]
-        try:
-            rows = await self._armed.get().wait(
-                [self.keys.bell(queue) for queue in queues],
-                timeout,
-                [*claim, *self._claim_args(queues, limit, worker_id, lease)],
-                self.changes,
-                since,
-                lambda client_id: self._command("CLIENT", "UNBLOCK", client_id),
-            )
-        except UNAVAILABLE as exc:
-            raise self._unavailable(exc) from None
-        except ResponseError as exc:
-            if isinstance(exc, NoScriptError) or self._retry_elsewhere(exc):
-                return []  # the worker's next claim loads the script, or finds the slot
-            # Refused (an ACL without BLPOP or CLIENT, say): wait on pub/sub alone.
-            log.warning("idle workers of %s wait for pub/sub messages only: %s", self.url, exc)
-            self._bells_refused = True
-            if (listener := self._listener) is not None:
-                await self._hurry(listener)  # to follow :events too
-            return await super().wait_for_work(queues, limit, worker_id, lease, timeout, since)
-        return self._claimed(rows)
-
     async def renew(self, job_ids: Sequence[str], worker_id: str, lease: float) -> Renewal:
         """Extend the leases ``worker_id`` still holds."""
         if not job_ids:
             return Renewal()
         lost, cancels = await self._run(lua.RENEW, [worker_id, lease, *job_ids])
         return Renewal(frozenset(map(text, lost)), frozenset(map(text, cancels)))
-
-    async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
-        """Apply outcomes, each only if its worker still owns the attempt.
-
-        Settles made at the same time in one event loop (a worker's jobs finishing
-        together) go to the server in one script call.
-        """
-        if not outcomes:
-            return []
-        return await self._settlers.get().submit(outcomes)
-
-    async def _settle_now(self, outcomes: list[Outcome]) -> list[bool]:
-        args: list[Arg] = [self._origin]
-        for outcome in outcomes:
-            args += outcome_args(outcome)
-        applied = await self._run(lua.SETTLE, args)
-        self.changes.fire()
-        return [bool(flag) for flag in applied]
 
     async def recover_expired(self) -> list[str]:
         """Requeue (or fail, when out of attempts) jobs whose lease ran out."""

@@ -21,7 +21,7 @@ others mean "the server cannot serve now" rather than "this command is wrong".
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import hiredis
@@ -162,19 +162,29 @@ class Connections:
         A ``ConnectionError`` is retried once on a fresh connection: pooled ones die
         when the server restarts.
         """
+        return raise_errors(await self._send(pack_command(args), 1))
+
+    async def execute_many(self, commands: Sequence[tuple[Arg, ...]]) -> list[Any]:
+        """Send ``commands`` in one write, one after the other; return their replies.
+
+        An error reply stands in the list as an exception, not raised: the others ran.
+        """
+        packed = b"".join(pack_command(command) for command in commands)
+        return list(await self._send(packed, len(commands)))
+
+    async def _send(self, packed: bytes, count: int) -> Any:
         idle = self._idle
         link = take_idle(idle) or await connect(self._make, self._busy)
-        packed = pack_command(args)
         busy = self._busy
         busy.add(link)
         try:
             try:
-                reply = await link.send(packed)
+                reply = await link.send(packed, count)
             except ConnectionError:
                 busy.discard(link)
                 link = await connect(self._make, busy)
                 busy.add(link)
-                reply = await link.send(packed)
+                reply = await link.send(packed, count)
         except BaseException:
             # A broken socket or a cancellation (the reply may still be on its way):
             # the connection is not used again.
@@ -186,7 +196,7 @@ class Connections:
             link.close()
         else:
             idle.append(link)
-        return raise_errors(reply)
+        return reply
 
     async def aclose(self) -> None:
         """Close the idle connections; those in use are closed when they return."""
