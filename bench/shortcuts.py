@@ -268,6 +268,15 @@ def plain_settles_alone() -> Any:
     return patched(Coalescer, "take", lambda self: [])
 
 
+def plain_one_lane() -> Any:
+    """A Redis worker keeps one claim in flight (for all its free slots), as other stores."""
+    from dataclasses import replace
+
+    from conveyor.stores.redis import RedisStore
+
+    return patched(RedisStore, "capabilities", replace(RedisStore.capabilities, claim_lanes=1))
+
+
 SHORTCUTS = [
     Shortcut("record-cache", "enqueue one at a time, awaited (Redis)", REDIS,
              enqueue_one, plain_record_cache),
@@ -293,6 +302,8 @@ SHORTCUTS = [
              sync_enqueue, lambda: plain_blocking_enqueue("postgres")),
     Shortcut("settles-with-claims", "drain of a backlog, in-process worker (Redis)", REDIS,
              drain, plain_settles_alone),
+    Shortcut("claim-lanes", "drain of a backlog, in-process worker (Redis)", REDIS,
+             drain, plain_one_lane),
 ]  # fmt: skip
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 
 import pytest
 
-from conveyor import JobStatus, Queue, create_queue
+from conveyor import Job, JobStatus, Queue, create_queue
 from conveyor.runtime.worker import Worker
 from conveyor.stores import JobRecord, Outcome
 from testkit import eventually
@@ -118,8 +119,8 @@ async def test_a_job_cancelled_before_its_task_begins_is_still_settled(
 
     start = Worker._start
 
-    def start_then_cancel(worker: Worker, record: JobRecord) -> None:
-        start(worker, record)
+    def start_then_cancel(worker: Worker, record: JobRecord, lane: int = 0) -> None:
+        start(worker, record, lane)
         # The task exists but has not run a step: a cancel now must not lose the job.
         assert worker.cancel_local(record.id)
 
@@ -130,4 +131,86 @@ async def test_a_job_cancelled_before_its_task_begins_is_still_settled(
         assert (await queue.wait(job_id, timeout=2)).status is JobStatus.CANCELLED
         assert ran == []
     finally:
+        await queue.stop()
+
+
+@pytest.mark.parametrize("concurrency", [1, 5, 10])
+def test_the_slots_are_split_between_the_claim_lanes(concurrency: int) -> None:
+    queue = create_queue(concurrency, "memory://")
+    queue.store.capabilities = dataclasses.replace(queue.store.capabilities, claim_lanes=2)
+    worker = Worker(
+        store=queue.store, handlers={}, queues=["q"], concurrency=concurrency, lease=30.0,
+        serializer=queue.serializer, emitter=queue.emitter, make_job=lambda r: None,  # type: ignore[arg-type,return-value]
+    )  # fmt: skip
+    shares = worker._lane_shares()
+    assert sum(shares) == concurrency
+    assert len(shares) == min(2, concurrency)
+    assert max(shares) - min(shares) <= 1
+
+
+async def test_two_claim_lanes_keep_two_claims_in_flight_and_no_more_jobs_than_slots() -> None:
+    queue = create_queue(4, "memory://")
+    store = queue.store
+    store.capabilities = dataclasses.replace(store.capabilities, claim_lanes=2)
+    claim = store.claim
+    in_flight = most_in_flight = 0
+    limits: list[int] = []
+
+    async def slow_claim(queues: Sequence[str], limit: int, *args: object) -> list[JobRecord]:
+        nonlocal in_flight, most_in_flight
+        in_flight += 1
+        most_in_flight = max(most_in_flight, in_flight)
+        limits.append(limit)
+        try:
+            await asyncio.sleep(0.01)  # a round trip
+            return await claim(queues, limit, *args)  # type: ignore[arg-type]
+        finally:
+            in_flight -= 1
+
+    store.claim = slow_claim  # type: ignore[method-assign]
+    running = most_running = 0
+    ran: list[int] = []
+
+    @queue.handler("job")
+    async def job(job: Job) -> None:
+        nonlocal running, most_running
+        running += 1
+        most_running = max(most_running, running)
+        await asyncio.sleep(0.002)
+        ran.append(job.payload)
+        running -= 1
+
+    ids = await queue.enqueue_many([("job", i) for i in range(40)])
+    await queue.start()
+    try:
+        for job_id in ids:
+            assert (await queue.wait(job_id, timeout=10)).status is JobStatus.COMPLETED
+    finally:
+        await queue.stop()
+    assert sorted(ran) == list(range(40))  # each ran once
+    assert most_running <= 4
+    assert most_in_flight == 2
+    assert max(limits) <= 2  # each lane claims for its own half of the slots
+
+
+async def test_an_idle_worker_with_two_lanes_fills_every_slot_from_a_burst_at_once() -> None:
+    queue = create_queue(4, "memory://")
+    queue.store.capabilities = dataclasses.replace(queue.store.capabilities, claim_lanes=2)
+    started: list[float] = []
+    release = asyncio.Event()
+
+    @queue.handler("job")
+    async def job(job: Job) -> None:
+        started.append(asyncio.get_running_loop().time())
+        await release.wait()
+
+    await queue.start()
+    try:
+        await asyncio.sleep(0.05)  # both lanes idle: one waits on the store, one for it
+        sent = asyncio.get_running_loop().time()
+        await queue.enqueue_many([("job", i) for i in range(4)])
+        await eventually(lambda: len(started) == 4, "every slot busy", timeout=2)
+        assert max(started) - sent < 0.5  # not a lane's idle poll (1 s) later
+    finally:
+        release.set()
         await queue.stop()

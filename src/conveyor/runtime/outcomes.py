@@ -44,6 +44,8 @@ class Running:
     """Set once the handler is over (or never ran): the outcome is being stored."""
     slot: tuple[str, int] | None = None
     """The concurrency slot (bucket, limit) the job holds while it runs."""
+    lane: int = 0
+    """The claim lane that claimed it (``Worker``): its slot is one of that lane's."""
     started: float = field(default_factory=time.monotonic)
     """When the job was held (``time.monotonic()``)."""
 

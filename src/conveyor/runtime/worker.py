@@ -119,6 +119,10 @@ class Worker:
         self._stopping = False
         self._hurry = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
+        self._store_waiter = asyncio.Lock()
+        """Held by the claim lane that waits for work on the store (one at a time)."""
+        self._lanes_woken: asyncio.Future[None] | None = None
+        """Resolved when that wait ends: the other idle lanes claim again."""
         self._threads = ThreadPoolExecutor(concurrency, thread_name_prefix="conveyor-handler")
         outcomes = Outcomes(self.worker_id, handlers)
         self._gates = StartGates(store, handlers, serializer, outcomes, lease)
@@ -139,7 +143,10 @@ class Worker:
     def start(self) -> None:
         """Start claiming, heartbeats and lease recovery as tasks of the running loop."""
         self._loops = [
-            asyncio.create_task(self._claim_loop(), name="conveyor-claim"),
+            *(
+                asyncio.create_task(self._claim_loop(lane, share), name=f"conveyor-claim-{lane}")
+                for lane, share in enumerate(self._lane_shares())
+            ),
             asyncio.create_task(self._heartbeat_loop(), name="conveyor-heartbeat"),
             asyncio.create_task(self._recovery_loop(), name="conveyor-recovery"),
             asyncio.create_task(self._presence_loop(), name="conveyor-presence"),
@@ -150,8 +157,10 @@ class Worker:
         self._stopping = True
         self._slot_freed.set()
         self.store.changes.fire()
-        claim_loop, *others = self._loops
-        await asyncio.gather(claim_loop, return_exceptions=True)
+        self._wake_lanes()
+        claim_loops = self._loops[: len(self._lane_shares())]
+        others = self._loops[len(claim_loops) :]
+        await asyncio.gather(*claim_loops, return_exceptions=True)
         tasks = {r.task for r in self._running.values() if r.task is not None}
         if tasks:
             pending = await self._wait_running(tasks, timeout)
@@ -208,10 +217,20 @@ class Worker:
 
     # -- claiming ----------------------------------------------------------------------
 
-    async def _claim_loop(self) -> None:
+    def _lane_shares(self) -> list[int]:
+        """Split the slots between the claim lanes the store asks for (one, as a rule).
+
+        Each lane claims for its own share of the slots; with two, one lane's claim is
+        on its way while the other's jobs run (``Capabilities.claim_lanes``).
+        """
+        lanes = max(1, min(self.store.capabilities.claim_lanes, self.concurrency))
+        return [self.concurrency // lanes + (lane < self.concurrency % lanes)
+                for lane in range(lanes)]  # fmt: skip
+
+    async def _claim_loop(self, lane: int, share: int) -> None:
         outage = Backoff()
         while not self._stopping:
-            free = self._free_slots()
+            free = self._free_slots(lane, share)
             if free <= 0:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
@@ -221,10 +240,7 @@ class Worker:
             try:
                 records = await self.store.claim(self.queues, free, self.worker_id, self.lease)
                 if not records:
-                    records = await self.store.wait_for_work(
-                        self.queues, free, self.worker_id, self.lease,
-                        await self._idle_timeout(), generation,
-                    )  # fmt: skip
+                    records = await self._wait_for_work(free, generation)
                 outage.reset()
             except ConveyorError as exc:
                 await outage.wait("claim", exc)
@@ -233,22 +249,53 @@ class Worker:
                 await self._release_unstarted(records)
                 return
             for record in records:
-                self._start(record)
+                self._start(record, lane)
             if records:
                 # The jobs begin before the next claim is sent (a send can hand the CPU
                 # to the server at once): a job found after a wait starts sooner.
                 await asyncio.sleep(0)
 
-    def _free_slots(self) -> int:
-        """Say how many jobs to claim now.
+    async def _wait_for_work(self, free: int, generation: int) -> list[JobRecord]:
+        """Wait for work as the store does, one lane at a time.
+
+        A lane that finds another one waiting on the store waits until that one is done
+        (it found work, or its wait ended), then claims again.
+        """
+        if self._store_waiter.locked():
+            woken = self._lanes_woken
+            if woken is None or woken.done():
+                woken = self._lanes_woken = asyncio.get_running_loop().create_future()
+            await asyncio.wait([woken], timeout=self.idle_poll)
+            return []
+        async with self._store_waiter:
+            try:
+                return await self.store.wait_for_work(
+                    self.queues, free, self.worker_id, self.lease,
+                    await self._idle_timeout(), generation,
+                )  # fmt: skip
+            finally:
+                self._wake_lanes()
+
+    def _wake_lanes(self) -> None:
+        """Make the lanes that wait for the store's waiter claim again."""
+        woken, self._lanes_woken = self._lanes_woken, None
+        if woken is not None and not woken.done():
+            woken.set_result(None)
+
+    def _free_slots(self, lane: int, share: int) -> int:
+        """Say how many jobs the lane (of ``share`` slots) is to claim now.
 
         A job frees its slot when its handler ends, not once its outcome is stored: the
         next claim goes out while the outcomes are written, instead of after them (a
         round trip less per batch of short jobs). Jobs still settling count against a
-        second ``concurrency``, so that a slow store can not make them pile up.
+        second ``share``, so that a slow store can not make them pile up.
         """
-        in_handler = sum(1 for running in self._running.values() if not running.settling)
-        return min(self.concurrency - in_handler, 2 * self.concurrency - len(self._running))
+        held = in_handler = 0
+        for running in self._running.values():
+            if running.lane == lane:
+                held += 1
+                in_handler += not running.settling
+        return min(share - in_handler, 2 * share - held)
 
     async def _idle_timeout(self) -> float:
         try:
@@ -264,16 +311,16 @@ class Worker:
         if outcomes:
             await self.store.settle(outcomes)
 
-    def _start(self, record: JobRecord) -> None:
+    def _start(self, record: JobRecord, lane: int = 0) -> None:
         try:
             job = self.make_job(record)
         except SerializationError as exc:
             job = Job(record.id, record.name, record.queue, None, record.status, _bare(record))
-            running = Running(job, record, settling=True)
+            running = Running(job, record, settling=True, lane=lane)
             self._running[record.id] = running
             running.task = asyncio.create_task(self._attempts.fail_undecodable(running, exc))
             return
-        running = Running(job, record)
+        running = Running(job, record, lane=lane)
         self._running[record.id] = running
         running.task = asyncio.create_task(
             self._attempts.run(running), name=f"conveyor-job-{record.id}"

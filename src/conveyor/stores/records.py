@@ -174,3 +174,6 @@ class Capabilities:
     """Lifecycle events published by one process reach the others."""
     transactional_enqueue: bool = False
     """``enqueue(..., connection=conn)`` inside the application's transaction."""
+    claim_lanes: int = 1
+    """How many claims a worker keeps in flight at once, each for its share of the
+    slots: with two, one batch's jobs run while the next batch's claim is on its way."""
