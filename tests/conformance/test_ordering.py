@@ -90,9 +90,11 @@ async def test_a_scheduled_job_does_not_hold_up_pending_ones(make_queue: QueueFa
     async def handle(job):
         order.append(job.payload)
 
-    later = await queue.schedule("job", "later", 0.2, priority=CRITICAL)
-    ready = await queue.enqueue("job", "ready", priority=LOW)
+    # The worker is up first: on a loaded machine its start (a cluster's, say) can take
+    # longer than the delay, and then both jobs are due at its first claim.
     await queue.start()
+    later = await queue.schedule("job", "later", 0.5, priority=CRITICAL)
+    ready = await queue.enqueue("job", "ready", priority=LOW)
     await queue.wait(ready, timeout=5)
     await queue.wait(later, timeout=5)
     assert order == ["ready", "later"]
