@@ -13,47 +13,36 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING or find_spec("django.tasks") is None:
     import django_tasks.checks  # noqa: F401  (registers check_tasks, as its app would)
-    from django_tasks import task_backends
+    from django_tasks import base, exceptions, signals, task_backends
     from django_tasks.backends.base import BaseTaskBackend
-    from django_tasks.base import (
-        DEFAULT_TASK_PRIORITY,
-        DEFAULT_TASK_QUEUE_NAME,
-        TASK_MAX_PRIORITY,
-        TASK_MIN_PRIORITY,
-        Task,
-        TaskContext,
-        TaskError,
-        TaskResult,
-        TaskResultStatus,
-        task,
-    )
-    from django_tasks.exceptions import InvalidTaskBackendError as InvalidTaskBackend
-    from django_tasks.exceptions import InvalidTaskError as InvalidTask
-    from django_tasks.exceptions import TaskResultDoesNotExist
-    from django_tasks.signals import task_enqueued, task_finished, task_started
     from django_tasks.utils import normalize_json
 
     FRAMEWORK = "django_tasks"
+    InvalidTask = exceptions.InvalidTaskError
+    InvalidTaskBackend = exceptions.InvalidTaskBackendError
 else:
-    from django.tasks import task_backends
+    from django.tasks import base, exceptions, signals, task_backends
     from django.tasks.backends.base import BaseTaskBackend
-    from django.tasks.base import (
-        DEFAULT_TASK_PRIORITY,
-        DEFAULT_TASK_QUEUE_NAME,
-        TASK_MAX_PRIORITY,
-        TASK_MIN_PRIORITY,
-        Task,
-        TaskContext,
-        TaskError,
-        TaskResult,
-        TaskResultStatus,
-        task,
-    )
-    from django.tasks.exceptions import InvalidTask, InvalidTaskBackend, TaskResultDoesNotExist
-    from django.tasks.signals import task_enqueued, task_finished, task_started
     from django.utils.json import normalize_json
 
     FRAMEWORK = "django.tasks"
+    InvalidTask = exceptions.InvalidTask
+    InvalidTaskBackend = exceptions.InvalidTaskBackend
+
+DEFAULT_TASK_PRIORITY = base.DEFAULT_TASK_PRIORITY
+DEFAULT_TASK_QUEUE_NAME = base.DEFAULT_TASK_QUEUE_NAME
+TASK_MAX_PRIORITY = base.TASK_MAX_PRIORITY
+TASK_MIN_PRIORITY = base.TASK_MIN_PRIORITY
+Task = base.Task
+TaskContext = base.TaskContext
+TaskError = base.TaskError
+TaskResult = base.TaskResult
+TaskResultStatus = base.TaskResultStatus
+task = base.task
+TaskResultDoesNotExist = exceptions.TaskResultDoesNotExist
+task_enqueued = signals.task_enqueued
+task_finished = signals.task_finished
+task_started = signals.task_started
 
 __all__ = [
     "DEFAULT_TASK_PRIORITY",
