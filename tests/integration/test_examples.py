@@ -25,19 +25,27 @@ from servers import POSTGRES, namespace_on
 EXAMPLES = ROOT / "examples"
 
 
-def test_job_queue_example_runs_to_the_end(procs: Processes, tmp_path: Path, db_url: str) -> None:
-    began = time.monotonic()
+def run_example(
+    script: str, procs: Processes, folder: Path, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ``examples/<script>`` to its end in ``folder``; fail if it did not exit 0."""
     result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "job_queue_example.py")],
-        env=procs.env(CONVEYOR_URL=db_url),
-        cwd=tmp_path,
+        [sys.executable, str(EXAMPLES / script)],
+        env=procs.env(**env),
+        cwd=folder,
         capture_output=True,
         text=True,
-        timeout=25,
+        timeout=30,
         check=False,
     )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def test_job_queue_example_runs_to_the_end(procs: Processes, tmp_path: Path, db_url: str) -> None:
+    began = time.monotonic()
+    result = run_example("job_queue_example.py", procs, tmp_path, CONVEYOR_URL=db_url)
     out = result.stdout
-    assert result.returncode == 0, out + result.stderr
     assert time.monotonic() - began < 15
     assert "Traceback" not in result.stderr
 
@@ -184,17 +192,11 @@ def test_transactional_enqueue_keeps_only_the_committed_job(
     procs: Processes, tmp_path: Path
 ) -> None:
     with namespace_on(POSTGRES) as url:
-        result = subprocess.run(
-            [sys.executable, str(EXAMPLES / "transactional_enqueue.py")],
-            env=procs.env(CONVEYOR_URL=url, EXAMPLE_SCHEMA_SUFFIX=tmp_path.name[-20:].lower()),
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
+        result = run_example(
+            "transactional_enqueue.py", procs, tmp_path,
+            CONVEYOR_URL=url, EXAMPLE_SCHEMA_SUFFIX=tmp_path.name[-20:].lower(),
+        )  # fmt: skip
     out = result.stdout
-    assert result.returncode == 0, out + result.stderr
     assert "order for bob@example.com rolled back (payment declined)" in out, out
     assert re.search(r"job \S+: completed: receipt for order \d+ sent to ada@example.com", out), out
     assert "jobs in the queue: 1 (completed=1)" in out, out
@@ -203,17 +205,8 @@ def test_transactional_enqueue_keeps_only_the_committed_job(
 def test_recurring_jobs_example_fires_its_heartbeat_and_lists_both(
     procs: Processes, tmp_path: Path, db_url: str
 ) -> None:
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "recurring_jobs.py")],
-        env=procs.env(CONVEYOR_URL=db_url),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=25,
-        check=False,
-    )
+    result = run_example("recurring_jobs.py", procs, tmp_path, CONVEYOR_URL=db_url)
     out = result.stdout
-    assert result.returncode == 0, out + result.stderr
     beats = re.findall(r"^heartbeat for (\d\d:\d\d:\d\d)$", out, re.MULTILINE)
     assert len(beats) >= 2, out
     assert len(set(beats)) == len(beats), out

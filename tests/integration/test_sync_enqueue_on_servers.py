@@ -15,7 +15,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -150,6 +150,17 @@ def test_a_postgres_that_stopped_is_an_outage_on_the_calling_thread() -> None:
         assert queue.sync.get_stats() == QueueStats(pending=4)
 
 
+def _close_releases(queue: Queue, count: Callable[[], int], what: str) -> None:
+    """Twice: enqueue from calling threads (``count`` of connections >= 2), close, see 0."""
+    for _ in range(2):
+        with portal_busy(queue):
+            _enqueue_from_threads(queue, "job")
+        assert count() >= 2
+        queue.sync.close()
+        wait_for(lambda: count() == 0, 5, what)
+        queue.sync.get_stats()  # open again
+
+
 def test_close_releases_the_redis_connections_of_calling_threads(tmp_path: Path) -> None:
     with PrivateRedis(tmp_path / "redis") as server, server.client() as client:
         url = f"{server.url}?prefix={unique_name('here')}"
@@ -158,13 +169,7 @@ def test_close_releases_the_redis_connections_of_calling_threads(tmp_path: Path)
             return int(client.info("clients")["connected_clients"]) - 1  # but this one
 
         with opened(url) as queue:
-            for _ in range(2):
-                with portal_busy(queue):
-                    _enqueue_from_threads(queue, "job")
-                assert clients() >= 2
-                queue.sync.close()
-                wait_for(lambda: clients() == 0, 5, "the store's connections to close")
-                queue.sync.get_stats()  # open again
+            _close_releases(queue, clients, "the store's connections to close")
 
 
 def test_close_releases_the_postgres_connections_of_calling_threads() -> None:
@@ -180,13 +185,7 @@ def test_close_releases_the_postgres_connections_of_calling_threads() -> None:
 
     try:
         with opened(url) as queue:
-            for _ in range(2):
-                with portal_busy(queue):
-                    _enqueue_from_threads(queue, "job")
-                assert sessions() >= 2
-                queue.sync.close()
-                wait_for(lambda: sessions() == 0, 5, "the store's sessions to end")
-                queue.sync.get_stats()  # open again
+            _close_releases(queue, sessions, "the store's sessions to end")
     finally:
         drop_namespace(url)
 

@@ -7,23 +7,29 @@ import logging
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from conveyor.batched_log import BatchedStreamHandler
 
 
-def _logger(handler: logging.Handler, name: str) -> logging.Logger:
+@contextmanager
+def batched(name: str, **options: float) -> Iterator[tuple[io.StringIO, logging.Logger]]:
+    """A logger whose one handler is a BatchedStreamHandler on a string; closed after."""
+    stream = io.StringIO()
+    handler = BatchedStreamHandler(stream, **options)  # type: ignore[arg-type]
     logger = logging.getLogger(f"test.batched.{name}")
     logger.handlers[:] = [handler]
     logger.setLevel(logging.INFO)
     logger.propagate = False
-    return logger
+    try:
+        yield stream, logger
+    finally:
+        handler.close()
 
 
 def test_info_lines_come_together_within_the_delay() -> None:
-    stream = io.StringIO()
-    handler = BatchedStreamHandler(stream, delay=0.05)
-    log = _logger(handler, "delay")
-    try:
+    with batched("delay", delay=0.05) as (stream, log):
         log.info("one")
         log.info("two")
         assert stream.getvalue() == ""  # kept, not written line by line
@@ -35,34 +41,22 @@ def test_info_lines_come_together_within_the_delay() -> None:
         while stream.getvalue() != "one\ntwo\nthree\n":
             assert time.monotonic() < deadline, stream.getvalue()
             time.sleep(0.01)
-    finally:
-        handler.close()
 
 
 def test_a_warning_is_written_at_once_after_the_lines_before_it() -> None:
-    stream = io.StringIO()
-    handler = BatchedStreamHandler(stream, delay=60)
-    log = _logger(handler, "warning")
-    try:
+    with batched("warning", delay=60) as (stream, log):
         log.info("first")
         log.warning("careful")
         assert stream.getvalue() == "first\ncareful\n"
-    finally:
-        handler.close()
 
 
 def test_many_lines_are_written_once_the_limit_is_reached() -> None:
-    stream = io.StringIO()
-    handler = BatchedStreamHandler(stream, delay=60, limit=100)
-    log = _logger(handler, "limit")
-    try:
+    with batched("limit", delay=60, limit=100) as (stream, log):
         for i in range(30):
             log.info("line %02d", i)  # 8 characters each
         written = stream.getvalue().splitlines()
         assert 12 <= len(written) < 30
         assert written == [f"line {i:02d}" for i in range(len(written))]
-    finally:
-        handler.close()
     assert stream.getvalue().splitlines() == [f"line {i:02d}" for i in range(30)]
 
 

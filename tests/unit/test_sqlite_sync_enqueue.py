@@ -11,8 +11,6 @@ import pytest
 
 from conveyor import JobStatus, Queue, QueueStats, SerializationError, create_queue
 
-THREADS, EACH = 8, 40
-
 
 @pytest.fixture
 def queue(tmp_path: Path) -> Iterator[Queue]:
@@ -35,36 +33,6 @@ def test_an_enqueue_does_not_wait_for_a_busy_portal(queue: Queue) -> None:
     assert [(j.payload, j.status) for j in jobs if j] == [
         (1, JobStatus.PENDING), (2, JobStatus.PENDING), (3, JobStatus.SCHEDULED),
     ]  # fmt: skip
-
-
-def test_threads_enqueuing_at_once_beside_a_worker_lose_nothing(queue: Queue) -> None:
-    seen: list[int] = []
-    queue.register("note", lambda job: seen.append(job.payload))
-    added: list[str] = []
-    queue.on("job:added", lambda job: added.append(job.id))
-    queue.sync.start()
-    errors: list[BaseException] = []
-
-    def produce(first: int) -> None:
-        try:
-            for i in range(first, first + EACH):
-                queue.sync.enqueue("note", i)
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=produce, args=(t * EACH,)) for t in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    deadline = time.monotonic() + 20
-    while len(seen) < THREADS * EACH and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert sorted(seen) == list(range(THREADS * EACH))
-    assert len(added) == THREADS * EACH
-    queue.sync.stop(timeout=5)
-    assert queue.sync.get_stats() == QueueStats(completed=THREADS * EACH)
 
 
 def test_bad_input_stores_nothing(queue: Queue) -> None:
