@@ -118,7 +118,9 @@ class Worker:
         self._slot_freed = asyncio.Event()
         self._stopping = False
         self._hurry = asyncio.Event()
+        self._claim_loops: list[asyncio.Task[None]] = []
         self._loops: list[asyncio.Task[None]] = []
+        """The heartbeat, recovery and presence loops."""
         self._store_waiter = asyncio.Lock()
         """Held by the claim lane that waits for work on the store (one at a time)."""
         self._lanes_woken: asyncio.Future[None] | None = None
@@ -142,11 +144,11 @@ class Worker:
 
     def start(self) -> None:
         """Start claiming, heartbeats and lease recovery as tasks of the running loop."""
+        self._claim_loops = [
+            asyncio.create_task(self._claim_loop(lane, share), name=f"conveyor-claim-{lane}")
+            for lane, share in enumerate(self._lane_shares())
+        ]
         self._loops = [
-            *(
-                asyncio.create_task(self._claim_loop(lane, share), name=f"conveyor-claim-{lane}")
-                for lane, share in enumerate(self._lane_shares())
-            ),
             asyncio.create_task(self._heartbeat_loop(), name="conveyor-heartbeat"),
             asyncio.create_task(self._recovery_loop(), name="conveyor-recovery"),
             asyncio.create_task(self._presence_loop(), name="conveyor-presence"),
@@ -158,9 +160,7 @@ class Worker:
         self._slot_freed.set()
         self.store.changes.fire()
         self._wake_lanes()
-        claim_loops = self._loops[: len(self._lane_shares())]
-        others = self._loops[len(claim_loops) :]
-        await asyncio.gather(*claim_loops, return_exceptions=True)
+        await asyncio.gather(*self._claim_loops, return_exceptions=True)
         tasks = {r.task for r in self._running.values() if r.task is not None}
         if tasks:
             pending = await self._wait_running(tasks, timeout)
@@ -168,7 +168,7 @@ class Worker:
                 log.warning("stop deadline reached: %d unfinished job(s) put back", len(pending))
                 self._attempts.putting_back = True
                 await cancel_and_wait(pending, cancel_while=self._interruptible_task)
-        await cancel_and_wait(others)
+        await cancel_and_wait(self._loops)
         if self._attempts.on_failure_tasks:
             await asyncio.wait(self._attempts.on_failure_tasks, timeout=HOOK_GRACE)
         with contextlib.suppress(ConveyorError):
@@ -263,7 +263,7 @@ class Worker:
         """
         if self._store_waiter.locked():
             woken = self._lanes_woken
-            if woken is None or woken.done():
+            if woken is None:  # the first lane to wait for the waiter
                 woken = self._lanes_woken = asyncio.get_running_loop().create_future()
             await asyncio.wait([woken], timeout=self.idle_poll)
             return []

@@ -81,12 +81,12 @@ class Coalescer(Generic[T, R]):
         self.answer(batch, answers)
 
     @staticmethod
-    def answer(batch: list[Waiting[T, R]], answers: Sequence[R]) -> None:
+    def answer(batch: list[Waiting[T, R]], answers: list[R]) -> None:
         """Give each call of ``batch`` the answers to its own items, in order."""
         start = 0
         for items, future in batch:
             if not future.done():
-                future.set_result(list(answers[start : start + len(items)]))
+                future.set_result(answers[start : start + len(items)])
             start += len(items)
 
     @staticmethod

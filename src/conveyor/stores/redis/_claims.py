@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -83,8 +82,7 @@ class RedisClaims(RedisCoordination, ClaimsAfterWaking):
         if isinstance(applied, BaseException):
             settlers.fail(waiting, applied)
         else:
-            settlers.answer(waiting, [bool(flag) for flag in applied])
-            self.changes.fire()
+            settlers.answer(waiting, self._settled(applied))
         if isinstance(rows, BaseException):
             raise rows
         return self._claimed(rows)
@@ -154,7 +152,10 @@ class RedisClaims(RedisCoordination, ClaimsAfterWaking):
         return await self._settlers.get().submit(outcomes)
 
     async def _settle_now(self, outcomes: list[Outcome]) -> list[bool]:
-        applied = await self._run(lua.SETTLE, self._settle_args(outcomes))
+        return self._settled(await self._run(lua.SETTLE, self._settle_args(outcomes)))
+
+    def _settled(self, applied: list[int]) -> list[bool]:
+        """Turn ``settle.lua``'s reply into one flag an outcome; wake this process's waiters."""
         self.changes.fire()
         return [bool(flag) for flag in applied]
 
@@ -175,10 +176,7 @@ class RedisClaims(RedisCoordination, ClaimsAfterWaking):
         NOSCRIPT or MOVED for runs again on its own (:meth:`_run`); a connection that
         fails fails both.
         """
-        if self._opened and time.monotonic() <= self._calibrate_at:
-            client = self._clients.get()
-        else:
-            client = await self._client()
+        client = self._client_if_ready() or await self._client()
         tag = self.keys.tag
         calls = (first, second)
         try:
