@@ -27,6 +27,14 @@ def prefix_of(url: str) -> str:
     return url.rsplit("prefix=", 1)[1]
 
 
+def slot_move(cluster: RedisCluster, url: str) -> tuple[str, int, int, int]:
+    """The store's prefix, its slot, the node that serves it and another node to move it to."""
+    prefix = prefix_of(url)
+    slot = key_slot(f"{{{prefix}}}".encode())
+    source = owner_port(cluster, slot)
+    return prefix, slot, source, next(port for port in cluster.ports if port != source)
+
+
 def owner_port(cluster: RedisCluster, slot: int) -> int:
     """The port of the primary that serves ``slot``, as the cluster says."""
     with cluster.client(cluster.ports[0]) as client:
@@ -84,10 +92,7 @@ async def test_jobs_run_through_any_seed_node_and_live_on_the_slots_primary(
 async def test_the_store_follows_its_slot_to_another_node(
     redis_cluster: RedisCluster, url: str
 ) -> None:
-    prefix = prefix_of(url)
-    slot = key_slot(f"{{{prefix}}}".encode())
-    source = owner_port(redis_cluster, slot)
-    target = next(port for port in redis_cluster.ports if port != source)
+    prefix, slot, source, target = slot_move(redis_cluster, url)
     name = unique_name()
     worker, producer = create_queue(url=url, name=name), create_queue(url=url, name=name)
     worker.register("echo", lambda job: job.payload)
@@ -111,10 +116,7 @@ async def test_the_store_follows_its_slot_to_another_node(
 def test_a_calling_threads_enqueue_follows_its_slot_to_another_node(
     redis_cluster: RedisCluster, url: str
 ) -> None:
-    prefix = prefix_of(url)
-    slot = key_slot(f"{{{prefix}}}".encode())
-    source = owner_port(redis_cluster, slot)
-    target = next(port for port in redis_cluster.ports if port != source)
+    prefix, slot, source, target = slot_move(redis_cluster, url)
     producer = create_queue(url=url, name=unique_name())
     try:
         producer.sync.get_stats()  # open, located at the source; no key written yet

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conveyor import JobStatus, Queue, QueueStats, SerializationError, create_queue
+from conveyor import JobStatus, Queue, QueueStats, create_queue
 
 
 @pytest.fixture
@@ -33,15 +33,6 @@ def test_an_enqueue_does_not_wait_for_a_busy_portal(queue: Queue) -> None:
     assert [(j.payload, j.status) for j in jobs if j] == [
         (1, JobStatus.PENDING), (2, JobStatus.PENDING), (3, JobStatus.SCHEDULED),
     ]  # fmt: skip
-
-
-def test_bad_input_stores_nothing(queue: Queue) -> None:
-    queue.sync.enqueue("job", 0)
-    with pytest.raises(SerializationError):
-        queue.sync.enqueue("job", object())
-    with pytest.raises(SerializationError):
-        queue.sync.enqueue_many([("job", 1), ("job", object())])
-    assert queue.sync.get_stats() == QueueStats(pending=1)
 
 
 def test_after_close_the_next_enqueue_opens_the_store_again(queue: Queue) -> None:
