@@ -181,3 +181,21 @@ async def test_two_workers_on_one_queue_run_each_job_once(make_queue: QueueFacto
         job = await first.wait(job_id, timeout=10)
         assert (job.status, job.attempts) == (JobStatus.COMPLETED, 1)
     assert sorted(runs) == sorted(ids)  # every job once, none twice
+
+
+async def test_a_claimed_job_is_the_job_as_stored(make_queue: QueueFactory) -> None:
+    # What a claim gives a worker is the job's stored state: every field, a retry's last
+    # error included (the Redis store reads claimed jobs its own way, field by field).
+    queue = make_queue()
+    job_id = await queue.enqueue(
+        "job", {"n": 1}, key="only-one", priority=3, max_retries=2, retry_delay=0, timeout=5
+    )
+    [first] = await ghost_claim(queue, lease=60.0)
+    assert first == await queue.store.get(job_id)
+    failed = Outcome(job_id, GHOST, first.attempts, JobStatus.SCHEDULED,
+                     error="ValueError: no", traceback="Traceback ...\nValueError: no")  # fmt: skip
+    assert await queue.store.settle([failed]) == [True]
+
+    [second] = await eventually(lambda: ghost_claim(queue, lease=60.0), "the retry's claim")
+    assert (second.attempts, second.error, second.traceback) == (2, failed.error, failed.traceback)
+    assert second == await queue.store.get(job_id)

@@ -23,7 +23,7 @@ from ..loops import PerLoop
 from ..records import JobRecord, Outcome
 from ..signals import ClaimsAfterWaking
 from . import _scripts as lua
-from ._codec import Arg, decode_flat, outcome_args
+from ._codec import Arg, decode_claimed, outcome_args
 from ._coordination import RedisCoordination
 from ._plumbing import UNAVAILABLE
 
@@ -93,10 +93,10 @@ class RedisClaims(RedisCoordination, ClaimsAfterWaking):
         """``claim.lua``'s arguments."""
         return [self._origin, worker_id, lease, limit, *queues]
 
-    def _claimed(self, rows: list[list[bytes]]) -> list[JobRecord]:
+    def _claimed(self, rows: list[list[Any]]) -> list[JobRecord]:
         """Turn ``claim.lua``'s reply into jobs (and note whether it took any)."""
         self._claimed_last = bool(rows)
-        return [decode_flat(row) for row in rows]
+        return [decode_claimed(row) for row in rows]
 
     async def wait_for_work(
         self,

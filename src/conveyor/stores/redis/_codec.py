@@ -173,6 +173,43 @@ def decode_pairs(pairs: Iterable[tuple[bytes, bytes]]) -> JobRecord:
     return JobRecord(**values)
 
 
+CLAIMED = ("spec", "queue", "priority", "max_retries", "run_at", "attempts", "started_at",
+           "completed_at", "worker_id", "lease_expires_at", "result", "error", "traceback",
+           "unique_key", "unique_until")  # fmt: skip
+"""The fields of a claimed job that ``claim.lua`` returns, in this order (``HMGET``):
+all but those a claim sets or clears (status, progress and its message, a cancel)."""
+
+
+def _float_or_none(raw: bytes | None) -> float | None:
+    return None if raw is None else float(raw)
+
+
+def _text_or_none(raw: bytes | None) -> str | None:
+    return None if raw is None else raw.decode()
+
+
+def decode_claimed(row: Sequence[Any]) -> JobRecord:
+    """Build a job just claimed from its :data:`CLAIMED` values (``None``: absent).
+
+    Positional, so about half the work of :func:`decode_flat` on the hot path. The
+    first fields are written at enqueue: never absent.
+    """
+    (spec, queue, priority, max_retries, run_at, attempts, started_at, completed_at,
+     worker_id, lease_expires_at, result, error, traceback, unique_key,
+     unique_until) = row  # fmt: skip
+    line, _, payload = spec.partition(b"\n")
+    head = _read_json(line.decode())[0]
+    return JobRecord(
+        head[0], queue.decode(), head[1], payload, JobStatus.PROCESSING, int(priority),
+        int(max_retries), head[2], head[3], head[4], head[5], float(run_at), head[6],
+        int(attempts), _float_or_none(started_at), _float_or_none(completed_at),
+        _text_or_none(worker_id), _float_or_none(lease_expires_at), result,
+        _text_or_none(error), _text_or_none(traceback), None, None, False,
+        head[7] if len(head) > 7 else None, _text_or_none(unique_key),
+        _float_or_none(unique_until),
+    )  # fmt: skip
+
+
 def decode_flat(flat: Sequence[bytes]) -> JobRecord:
     """Build a job from a flat ``HGETALL`` array (as a script returns it)."""
     it = iter(flat)

@@ -1,10 +1,14 @@
 -- Take up to `limit` ready jobs of the queues: highest priority first, FIFO within one.
 -- Scheduled jobs whose time has come are made ready first.
 -- ARGV: origin, worker_id, lease seconds, limit, queue...
--- Returns the claimed jobs' hashes (HGETALL arrays), in claim order.
+-- Returns the claimed jobs, in claim order: each the values of the fields below (HMGET;
+-- _codec.CLAIMED names the same, in the same order), all but those this claim sets.
 local origin, worker, lease, limit = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local now = now_time()
 local PROMOTE_MAX = 1000
+local CLAIMED = {'spec', 'queue', 'priority', 'max_retries', 'run_at', 'attempts', 'started_at',
+                 'completed_at', 'worker_id', 'lease_expires_at', 'result', 'error', 'traceback',
+                 'unique_key', 'unique_until'}
 
 local queues = {}
 for k = 5, #ARGV do queues[#queues + 1] = ARGV[k] end
@@ -57,7 +61,7 @@ for _, p in ipairs(picked) do
     end
     redis.call('ZADD', LEASES, deadline, id)
     move(id, q, 'pending', 'processing')
-    claimed[#claimed + 1] = redis.call('HGETALL', key)
+    claimed[#claimed + 1] = redis.call('HMGET', key, unpack(CLAIMED))
     event('job:started', id, q)
   end
 end
