@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from importlib import resources
 from typing import Any
 
 import pytest
 
+from conveyor.job import JobStatus
 from conveyor.stores.redis._codec import (
+    CLAIMED,
     SPEC,
+    decode_claimed,
     decode_flat,
     many_record_args,
     record_args,
@@ -53,3 +58,26 @@ def test_a_batch_writes_each_job_as_it_would_alone() -> None:
     ]
     alone = [arg for record in records for arg in record_args(record)]
     assert many_record_args(records) == alone
+
+
+def test_a_claimed_job_reads_as_its_whole_hash_would() -> None:
+    # decode_claimed takes the CLAIMED fields by position: the same job as decode_flat.
+    record = job_record(
+        "01M8KKCBZD5W34WHQKEGD6T0H5", "q", **CASES[3], status=JobStatus.PROCESSING,
+        attempts=2, started_at=1795954193.5, worker_id="w-1", lease_expires_at=1795954223.5,
+        error="ValueError: no", traceback="Traceback ...", unique_key="k", unique_until=9.5,
+    )  # fmt: skip
+    args = record_args(record)
+    names = ("queue", "status", "priority", "max_retries", "run_at", "attempts", "spec")
+    fields = {name: value for name, value in zip(names, args[1:8], strict=True)}
+    fields.update(zip(args[9::2], args[10::2], strict=True))
+    raw = {name: v if isinstance(v, bytes) else str(v).encode() for name, v in fields.items()}
+    flat = [part for name, value in raw.items() for part in (name.encode(), value)]
+    assert decode_claimed([raw.get(name) for name in CLAIMED]) == decode_flat(flat) == record
+
+
+def test_the_claim_script_returns_the_fields_the_client_reads() -> None:
+    source = (resources.files("conveyor.stores.redis") / "lua" / "claim.lua").read_text()
+    listed = re.search(r"local CLAIMED = \{(.*?)\}", source, re.DOTALL)
+    assert listed is not None
+    assert tuple(re.findall(r"'(\w+)'", listed.group(1))) == CLAIMED

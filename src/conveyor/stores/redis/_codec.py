@@ -161,13 +161,19 @@ _read_json = json.JSONDecoder().raw_decode
 needed: about a third of reading a claimed job."""
 
 
+def _read_spec(raw: bytes) -> tuple[list[Any], bytes]:
+    """Return the :data:`SPEC` values of a ``spec`` field, and the payload after them."""
+    line, _, payload = raw.partition(b"\n")
+    return _read_json(line.decode())[0], payload
+
+
 def decode_pairs(pairs: Iterable[tuple[bytes, bytes]]) -> JobRecord:
     """Build a job from its hash's field/value pairs."""
     values: dict[str, Any] = {}
     for field, raw in pairs:
         if field == b"spec":
-            line, _, values["payload"] = raw.partition(b"\n")
-            values.update(zip(SPEC, _read_json(line.decode())[0], strict=False))
+            head, values["payload"] = _read_spec(raw)
+            values.update(zip(SPEC, head, strict=False))
         elif (known := _DECODE.get(field)) is not None:
             values[known[0]] = known[1](raw)
     return JobRecord(**values)
@@ -197,8 +203,7 @@ def decode_claimed(row: Sequence[Any]) -> JobRecord:
     (spec, queue, priority, max_retries, run_at, attempts, started_at, completed_at,
      worker_id, lease_expires_at, result, error, traceback, unique_key,
      unique_until) = row  # fmt: skip
-    line, _, payload = spec.partition(b"\n")
-    head = _read_json(line.decode())[0]
+    head, payload = _read_spec(spec)
     return JobRecord(
         head[0], queue.decode(), head[1], payload, JobStatus.PROCESSING, int(priority),
         int(max_retries), head[2], head[3], head[4], head[5], float(run_at), head[6],
