@@ -248,6 +248,8 @@ class Worker:
             if self._stopping:
                 await self._release_unstarted(records)
                 return
+            if len(records) >= free:
+                self._wake_lanes()  # a full batch: more may be ready, for the other lanes
             for record in records:
                 self._start(record, lane)
             if records:
@@ -258,8 +260,10 @@ class Worker:
     async def _wait_for_work(self, free: int, generation: int) -> list[JobRecord]:
         """Wait for work as the store does, one lane at a time.
 
-        A lane that finds another one waiting on the store waits until that one is done
-        (it found work, or its wait ended), then claims again.
+        A lane that finds another one waiting on the store waits until a lane's claim
+        comes back full (more may be ready), or ``idle_poll``, then claims again. A claim
+        that comes back short has seen every ready job: waking the other lanes then
+        would only send claims that find nothing.
         """
         if self._store_waiter.locked():
             woken = self._lanes_woken
@@ -268,13 +272,10 @@ class Worker:
             await asyncio.wait([woken], timeout=self.idle_poll)
             return []
         async with self._store_waiter:
-            try:
-                return await self.store.wait_for_work(
-                    self.queues, free, self.worker_id, self.lease,
-                    await self._idle_timeout(), generation,
-                )  # fmt: skip
-            finally:
-                self._wake_lanes()
+            return await self.store.wait_for_work(
+                self.queues, free, self.worker_id, self.lease,
+                await self._idle_timeout(), generation,
+            )  # fmt: skip
 
     def _wake_lanes(self) -> None:
         """Make the lanes that wait for the store's waiter claim again."""
