@@ -8,6 +8,8 @@ and Django's signals.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +21,7 @@ from django_env import tasks_on
 from conveyor import Job, JobConfig, JobPriority, JobStatus
 from conveyor.contrib.django import ConveyorBackend
 from conveyor.contrib.django.compat import (
+    FRAMEWORK,
     TASK_MAX_PRIORITY,
     TASK_MIN_PRIORITY,
     InvalidTask,
@@ -169,6 +172,46 @@ async def test_aenqueue_and_aget_result(backend: ConveyorBackend) -> None:
     assert job.status is JobStatus.COMPLETED
     await read.arefresh()
     assert read.return_value == 9
+
+
+async def test_aenqueue_sends_task_enqueued_as_asend_does(
+    backend: ConveyorBackend, caplog: pytest.LogCaptureFixture
+) -> None:
+    loop_thread = threading.get_ident()
+    threads: dict[str, int] = {}
+
+    class Where(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "enqueued" in record.getMessage():
+                threads["log"] = threading.get_ident()
+
+    def plain(sender: Any, task_result: Any, **kwargs: Any) -> None:
+        threads["plain"] = threading.get_ident()
+
+    async def coroutine(sender: Any, task_result: Any, **kwargs: Any) -> None:
+        threads["coroutine"] = threading.get_ident()
+
+    logger = logging.getLogger(FRAMEWORK)
+    where = Where(logging.DEBUG)
+    logger.addHandler(where)
+    try:
+        with caplog.at_level(logging.DEBUG, logger=FRAMEWORK):
+            # Only the framework's logging receiver: called on the loop, no thread hop.
+            await tasks.add.aenqueue(1, 2)
+            assert threads == {"log": loop_thread}
+            task_enqueued.connect(plain)
+            task_enqueued.connect(coroutine)
+            try:
+                await tasks.add.aenqueue(3, 4)
+            finally:
+                task_enqueued.disconnect(plain)
+                task_enqueued.disconnect(coroutine)
+    finally:
+        logger.removeHandler(where)
+    # Other receivers: asend's way, plain ones on another thread, coroutines awaited.
+    assert threads["coroutine"] == loop_thread
+    assert threads["plain"] != loop_thread
+    assert threads["log"] == threads["plain"]
 
 
 def test_unknown_ids_other_jobs_and_other_tasks_are_told_apart(backend: ConveyorBackend) -> None:

@@ -60,6 +60,7 @@ __all__ = [
     "TaskResultDoesNotExist",
     "TaskResultStatus",
     "normalize_json",
+    "signals",
     "task",
     "task_backends",
     "task_enqueued",
