@@ -12,6 +12,11 @@ task.aenqueue(i)`` against ``await queue.enqueue(...)`` instead. Many short pair
 the median of the pairs' overheads, because this machine's speed drifts by more than
 the difference measured. It prints each side's median rate and that median overhead
 (target: at most 10 %); ``--verbose`` every pair.
+
+``--floor`` also measures, in the same way, what any backend of Django's API must add:
+the framework's own calls (``Task.get_backend()``, a ``TaskResult`` made by its
+constructor, ``task_enqueued.send``) around ``queue.sync.enqueue``, with none of the
+backend's. The backend's overhead cannot be below that floor's.
 """
 
 from __future__ import annotations
@@ -129,6 +134,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=40)
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--async", dest="use_async", action="store_true")
+    parser.add_argument("--floor", action="store_true", help="also measure Django's own share")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         url = args.url.format(dir=folder)
@@ -136,13 +142,13 @@ def main() -> None:
         if server:
             url = namespaced(url)
         try:
-            run(url, args.n, args.reps, args.use_async, args.verbose)
+            run(url, args.n, args.reps, args.use_async, args.verbose, args.floor)
         finally:
             if server:
                 drop_namespace(url)
 
 
-def run(url: str, count: int, reps: int, use_async: bool, verbose: bool) -> None:
+def run(url: str, count: int, reps: int, use_async: bool, verbose: bool, floor: bool) -> None:
     global VERBOSE
     VERBOSE = verbose
     noop_task = configure(url)
@@ -169,18 +175,40 @@ def run(url: str, count: int, reps: int, use_async: bool, verbose: bool) -> None
             lambda: rate(count, noop_task.enqueue),
             lambda: rate(count, lambda i: queue.sync.enqueue("django.task", payload(i))),
         )
-    django_rates = [d for d, _ in results]
-    conveyor_rates = [c for _, c in results]
-    overheads = [c / d - 1 for d, c in results]
-    queue.sync.close()
     what = "await task.aenqueue" if use_async else "task.enqueue"
+    summary(f"{url.split('?')[0]}, {count} enqueues x {reps} reps, medians: {what}", results)
+    if floor and not use_async:
+        from conveyor.contrib.django.compat import TaskResult, TaskResultStatus, task_enqueued
+
+        sender = type(backend)
+
+        def framework_only(i: int) -> None:
+            noop_task.get_backend()
+            result = TaskResult(task=noop_task, id="0" * 26, status=TaskResultStatus.READY,
+                                enqueued_at=None, started_at=None, finished_at=None,
+                                last_attempted_at=None, args=(i,), kwargs={},
+                                backend="default", errors=[], worker_ids=[])  # fmt: skip
+            queue.sync.enqueue("django.task", payload(i))
+            task_enqueued.send(sender, task_result=result)
+
+        results = interleave(
+            reps,
+            lambda: rate(count, framework_only),
+            lambda: rate(count, lambda i: queue.sync.enqueue("django.task", payload(i))),
+        )
+        summary("the floor: Django's own calls around queue.sync.enqueue", results)
+    queue.sync.close()
+
+
+def summary(what: str, results: list[tuple[float, float]]) -> None:
+    overheads = [c / d - 1 for d, c in results]
     print(
-        f"{url.split('?')[0]}, {count} enqueues x {reps} reps, medians: {what}"
-        f" {statistics.median(django_rates):.0f}/s, conveyor"
-        f" {statistics.median(conveyor_rates):.0f}/s; overhead of the backend"
+        f"{what} {statistics.median(d for d, _ in results):.0f}/s, conveyor"
+        f" {statistics.median(c for _, c in results):.0f}/s; overhead"
         f" {statistics.median(overheads):+.1%} (median of the pairs; quartiles"
         f" {statistics.quantiles(overheads, n=4)[0]:+.1%} to"
-        f" {statistics.quantiles(overheads, n=4)[2]:+.1%}; target <= +10 %)"
+        f" {statistics.quantiles(overheads, n=4)[2]:+.1%}; target <= +10 %)",
+        flush=True,
     )
 
 
