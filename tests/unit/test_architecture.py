@@ -45,6 +45,7 @@ PRIVATE_READS = {
     "conveyor.stores.redis._conn": ({"_close", "_writer"}, "redis-py's connection"),
     "conveyor.stores.redis._armed": ({"_close"}, "redis-py's connection"),
     "conveyor.stores.redis._listener": ({"_sock"}, "redis-py's connection"),
+    "conveyor.contrib.django.backend": ({"_live_receivers"}, "Django's Signal: who asend calls"),
 }  # fmt: skip
 NAMEDTUPLE_API = {"_replace", "_asdict", "_fields", "_make"}
 
