@@ -161,6 +161,9 @@ def run(url: str, count: int, reps: int, use_async: bool, verbose: bool, floor: 
     def payload(i: int) -> dict[str, Any]:
         return {"task": path, "args": [i], "kwargs": {}, "priority": 0}
 
+    def direct() -> float:
+        return rate(count, lambda i: queue.sync.enqueue("django.task", payload(i)))
+
     if use_async:
         results = asyncio.run(
             interleave_async(
@@ -173,7 +176,7 @@ def run(url: str, count: int, reps: int, use_async: bool, verbose: bool, floor: 
         results = interleave(
             reps,
             lambda: rate(count, noop_task.enqueue),
-            lambda: rate(count, lambda i: queue.sync.enqueue("django.task", payload(i))),
+            direct,
         )
     what = "await task.aenqueue" if use_async else "task.enqueue"
     summary(f"{url.split('?')[0]}, {count} enqueues x {reps} reps, medians: {what}", results)
@@ -194,7 +197,7 @@ def run(url: str, count: int, reps: int, use_async: bool, verbose: bool, floor: 
         results = interleave(
             reps,
             lambda: rate(count, framework_only),
-            lambda: rate(count, lambda i: queue.sync.enqueue("django.task", payload(i))),
+            direct,
         )
         summary("the floor: Django's own calls around queue.sync.enqueue", results)
     queue.sync.close()

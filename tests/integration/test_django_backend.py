@@ -19,13 +19,12 @@ import pytest
 from django_env import tasks_on
 
 from conveyor import Job, JobConfig, JobPriority, JobStatus
-from conveyor.contrib.django import ConveyorBackend, results
+from conveyor.contrib.django import ConveyorBackend
 from conveyor.contrib.django.compat import (
     FRAMEWORK,
     TASK_MAX_PRIORITY,
     TASK_MIN_PRIORITY,
     InvalidTask,
-    TaskResult,
     TaskResultDoesNotExist,
     TaskResultStatus,
     task_enqueued,
@@ -235,31 +234,6 @@ def test_a_cancelled_job_is_a_failed_task(backend: ConveyorBackend) -> None:
     result.refresh()
     assert result.status == TaskResultStatus.FAILED
     assert result.errors[0].exception_class_path == "conveyor.errors.JobCancelledError"
-
-
-@pytest.mark.parametrize(
-    ("args", "kwargs"),
-    [
-        ((), {}),
-        ((1, "a", None, 2.5, True), {"to": "x", "n": 3}),  # plain: the quick way
-        (((1, 2), [3]), {"nested": {"a": (4,)}}),  # the framework's constructor
-        ((b"bytes",), {}),
-    ],
-)
-def test_a_new_result_is_the_one_the_framework_makes(args: Any, kwargs: Any) -> None:
-    assert results._QUICK_RESULTS  # else this test would only test the constructor
-    now = datetime.now(UTC)
-    made = results.new_result(tasks.add, "01KC0000000000000000000000", args, kwargs, "default", now)
-    expected = TaskResult(task=tasks.add, id="01KC0000000000000000000000",
-                          status=TaskResultStatus.READY, enqueued_at=now, started_at=None,
-                          finished_at=None, last_attempted_at=None, args=args, kwargs=kwargs,
-                          backend="default", errors=[], worker_ids=[])  # fmt: skip
-    assert made == expected
-    assert (type(made.args), type(made.kwargs)) == (list, dict)
-    assert made.args is not args
-    assert made.kwargs is not kwargs
-    with pytest.raises(AttributeError):
-        made.id = "other"  # type: ignore[misc]
 
 
 def test_every_conveyor_status_has_a_django_status() -> None:

@@ -15,7 +15,6 @@ CANCELLED (Django has no such status) ``FAILED`` with a
 from __future__ import annotations
 
 import builtins
-import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -117,28 +116,7 @@ def task_result(job: Job, task: Any, alias: str) -> TaskResult[Any]:
 def new_result(
     task: Any, job_id: str, args: Any, kwargs: Any, alias: str, now: datetime
 ) -> TaskResult[Any]:
-    """Return the ``TaskResult`` of a task just enqueued (or about to be, at a commit).
-
-    The result the framework's constructor makes, made the quicker way where the
-    arguments are plain (what ``normalize_json`` would return unchanged).
-    """
-    # Kept for speed: bench/django_bench.py (the backend's enqueue on SQLite, ~2 %).
-    if _QUICK_RESULTS and _plain_args(args) and _plain_kwargs(kwargs):
-        result: TaskResult[Any] = _NEW(TaskResult)
-        _SET(result, "task", task)
-        _SET(result, "id", job_id)
-        _SET(result, "status", READY)
-        _SET(result, "enqueued_at", now)
-        _SET(result, "started_at", None)
-        _SET(result, "finished_at", None)
-        _SET(result, "last_attempted_at", None)
-        _SET(result, "args", list(args))
-        _SET(result, "kwargs", dict(kwargs))
-        _SET(result, "backend", alias)
-        _SET(result, "errors", [])
-        _SET(result, "worker_ids", [])
-        _SET(result, "_return_value", None)
-        return result
+    """Return the ``TaskResult`` of a task just enqueued (or about to be, at a commit)."""
     return TaskResult(
         task=task,
         id=job_id,
@@ -152,32 +130,6 @@ def new_result(
         backend=alias,
         errors=[],
         worker_ids=[],
-    )
-
-
-_PLAIN = frozenset({str, int, float, bool, type(None)})
-"""The types ``normalize_json`` returns as they are."""
-_STR = frozenset({str})
-_NEW_FIELDS = ("task", "id", "status", "enqueued_at", "started_at", "finished_at",
-               "last_attempted_at", "args", "kwargs", "backend", "errors", "worker_ids",
-               "_return_value")  # fmt: skip
-"""Every field of ``TaskResult``, as :func:`new_result` sets them."""
-_QUICK_RESULTS = tuple(field.name for field in dataclasses.fields(TaskResult)) == _NEW_FIELDS
-"""Whether this framework's ``TaskResult`` has the fields :func:`new_result` sets (else
-it calls the constructor)."""
-_NEW = object.__new__
-_SET = object.__setattr__
-
-
-def _plain_args(args: Any) -> bool:
-    return (type(args) is tuple or type(args) is list) and _PLAIN.issuperset(map(type, args))
-
-
-def _plain_kwargs(kwargs: Any) -> bool:
-    return (
-        type(kwargs) is dict
-        and _STR.issuperset(map(type, kwargs))
-        and _PLAIN.issuperset(map(type, kwargs.values()))
     )
 
 
