@@ -20,6 +20,10 @@ in a session of their own and stopped by process group, as in ``store_bench.py``
 worker's start-up is left out. Ideal = concurrency / job time (200 / 0.010 s = 20,000
 jobs/s); target: the rate >= 90 % of it.
 
+``bare``: the same jobs with no job queue: ``bare_loop.py`` in a process of its own
+runs ``--n`` sleeps of ``--job-ms``, a task each, ``--concurrency`` at once, a new one
+as each ends. The most any asyncio worker could reach here, in the same run.
+
 ``mixed``: ``--mixed-processes`` (2) worker processes with ``--mixed-concurrency`` (20)
 each serve a fresh store. Once both log that they serve, one producer process (this
 one) runs ``--producers`` (20) coroutines on one queue object, which share an
@@ -41,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import signal
 import sys
@@ -74,13 +79,14 @@ from store_bench import (
 from conveyor import create_queue
 
 DEFAULT_URL = "sqlite:///{dir}/workload.db"
-WORKLOADS = ["realistic", "mixed"]
+WORKLOADS = ["realistic", "bare", "mixed"]
 ENQUEUE_SHARE, STATS_SHARE, RECENT = 0.70, 0.10, 100  # mixed: the operations' mix
 TARGET_OF_IDEAL = 90.0
 
 
 def figures(a: argparse.Namespace) -> dict[str, Figure]:
     io = f"realistic ({a.n:,} x {a.job_ms:g} ms, --concurrency {a.concurrency}):"
+    bare = "bare event loop, no queue (a task per job, same jobs and concurrency):"
     mx = f"mixed ({a.producers} producers, {a.mixed_processes} worker processes):"
     return {
         "io_rate": Figure("realistic", f"{io} drain, first start -> last end", "jobs/s"),
@@ -91,6 +97,9 @@ def figures(a: argparse.Namespace) -> dict[str, Figure]:
             (">=", TARGET_OF_IDEAL),
         ),
         "io_first_s": Figure("realistic", f"{io} worker spawn -> first job", "s"),
+        "bare_rate": Figure("bare", f"{bare} drain, first start -> last end", "jobs/s"),
+        "bare_of_ideal": Figure("bare", f"{bare} drain / ideal {ideal_rate(a):,.0f} jobs/s", "%"),
+        "bare_p50_ms": Figure("bare", f"{bare} a job's own duration, p50", "ms"),
         "mx_enqueue_p50": Figure("mixed", f"{mx} enqueue await p50", "ms"),
         "mx_enqueue_p95": Figure("mixed", f"{mx} enqueue await p95", "ms"),
         "mx_enqueue_p99": Figure("mixed", f"{mx} enqueue await p99", "ms"),
@@ -207,6 +216,20 @@ class Workloads:
             "io_of_ideal": 100 * rate / ideal_rate(a),
             "io_first_s": first - worker.spawned,
         }
+
+    async def w_bare(self) -> dict[str, float]:
+        a = self.a
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, str(Path(__file__).with_name("bare_loop.py")), "--n", str(a.n),
+            "--concurrency", str(a.concurrency), "--job-ms", str(a.job_ms),
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, _ = await child.communicate()
+        if child.returncode != 0:
+            raise RuntimeError(f"bare_loop.py exited with status {child.returncode}")
+        got = json.loads(out)
+        return {"bare_rate": got["rate"], "bare_of_ideal": got["of_ideal"],
+                "bare_p50_ms": got["p50_ms"]}  # fmt: skip
 
     async def w_mixed(self) -> dict[str, float]:
         a, sink = self.a, self.sink()
