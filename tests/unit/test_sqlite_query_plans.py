@@ -7,6 +7,7 @@ rows of one partial index, whatever the backlog.
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from pathlib import Path
 
@@ -41,7 +42,8 @@ def _params(sql: str) -> object:
                  "traceback", "delay", "attempt", "percent", "message", "postponed",
                  "queue", "before", "limit"}  # fmt: skip
         return {name: '["x"]' if name == "ids" else 1 for name in names}
-    return (1,) * sql.count("?")
+    numbered = {int(n) for n in re.findall(r"\?(\d+)", sql)}
+    return (1,) * (max(numbered) if numbered else sql.count("?"))
 
 
 @pytest.mark.parametrize("name", STATEMENTS)

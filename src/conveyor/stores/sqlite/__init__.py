@@ -240,16 +240,10 @@ def _match_params(match: JobMatch) -> dict[str, object]:
     }  # fmt: skip
 
 
-def _outcome_params(outcome: Outcome, now: float) -> dict[str, object]:
-    return {
-        "id": outcome.job_id,
-        "worker": outcome.worker_id,
-        "attempt": outcome.attempt,
-        "status": outcome.status.value,
-        "result": outcome.result,
-        "error": outcome.error,
-        "traceback": outcome.traceback,
-        "delay": outcome.retry_delay,
-        "postponed": outcome.postponed,
-        "now": now,
-    }
+def _outcome_params(outcome: Outcome, now: float) -> tuple[object, ...]:
+    """``queries.SETTLE``'s parameters for ``outcome``, in the order of their numbers."""
+    return (
+        outcome.job_id, outcome.worker_id, outcome.attempt, outcome.status.value,
+        outcome.postponed, now, outcome.retry_delay, outcome.result, outcome.error,
+        outcome.traceback,
+    )  # fmt: skip
