@@ -31,6 +31,7 @@ from . import queries as q
 from ._connection import BUSY, BulkInsert
 from ._coordination import SQLiteCoordination
 from ._rows import count_added, new_rows
+from ._settles import Settles, settle_row
 
 
 class SQLiteStore(ClaimsAfterWaking, SQLiteCoordination):
@@ -125,11 +126,7 @@ class SQLiteStore(ClaimsAfterWaking, SQLiteCoordination):
     async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
         """Apply outcomes, each only if its worker still owns the attempt."""
         now = self.clock.now()
-        params = [_outcome_params(o, now) for o in outcomes]
-
-        def operation(conn: sqlite3.Connection) -> list[bool]:
-            return [conn.execute(q.SETTLE, p).rowcount == 1 for p in params]
-
+        operation = Settles([settle_row(outcome, now) for outcome in outcomes])
         # Not synced one by one: a power cut can lose the last outcomes, and those jobs
         # then run again, as at-least-once allows. The next durable commit syncs them.
         return await self._write(operation, durable=False)
@@ -238,12 +235,3 @@ def _match_params(match: JobMatch) -> dict[str, object]:
         "queue": match.queue, "status": match.status.value, "name": match.name,
         "skip_names": json.dumps(list(match.skip_names)), "before": match.before,
     }  # fmt: skip
-
-
-def _outcome_params(outcome: Outcome, now: float) -> tuple[object, ...]:
-    """``queries.SETTLE``'s parameters for ``outcome``, in the order of their numbers."""
-    return (
-        outcome.job_id, outcome.worker_id, outcome.attempt, outcome.status.value,
-        outcome.postponed, now, outcome.retry_delay, outcome.result, outcome.error,
-        outcome.traceback,
-    )  # fmt: skip

@@ -19,6 +19,7 @@ import queue
 import sqlite3
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,14 +45,41 @@ BUSY = Busy()
 """What :meth:`ConnectionThread.run_here` returns when the connection is in use."""
 
 
+class Joinable(ABC):
+    """An operation that its neighbours of the same kind in one batch join.
+
+    The writer runs neighbouring operations that :meth:`joins` accepts with one
+    :meth:`run_joined` call: their statements go to SQLite together (fifty concurrent
+    single-job enqueues cost one ``executemany``, fifty settles one ``UPDATE``).
+    Each still runs alone (``__call__``) when a batch is retried one savepoint each.
+    """
+
+    __slots__ = ()
+
+    @abstractmethod
+    def __call__(self, conn: sqlite3.Connection) -> Any:
+        """Run alone; return this operation's answer."""
+
+    @abstractmethod
+    def joins(self, other: Joinable) -> bool:
+        """Say whether ``other``, the next operation of the batch, may run with this one."""
+
+    @classmethod
+    @abstractmethod
+    def run_joined(cls, operations: Sequence[Any], conn: sqlite3.Connection) -> list[Any]:
+        """Run ``operations`` (of this class, each joining the one before) together.
+
+        Return one answer for each, in order, as its ``__call__`` would have.
+        """
+
+
 @dataclass(frozen=True, slots=True)
-class BulkInsert:
+class BulkInsert(Joinable):
     """An operation that inserts ``rows`` with one statement.
 
     Neighbouring ``BulkInsert`` operations of one batch with the same ``sql`` run as
-    one ``executemany``: fifty concurrent single-job enqueues cost one statement call.
-    ``then(conn, rows)``, if given, runs after it in the same transaction (the same for
-    every ``BulkInsert`` of one ``sql``).
+    one ``executemany``. ``then(conn, rows)``, if given, runs after it in the same
+    transaction (the same for every ``BulkInsert`` of one ``sql``).
     """
 
     sql: str
@@ -59,9 +87,22 @@ class BulkInsert:
     then: Callable[[sqlite3.Connection, Sequence[Sequence[object]]], None] | None = None
 
     def __call__(self, conn: sqlite3.Connection) -> None:
+        """Insert the rows."""
         conn.executemany(self.sql, self.rows)
         if self.then is not None:
             self.then(conn, self.rows)
+
+    def joins(self, other: Joinable) -> bool:
+        """Say whether ``other`` inserts with the same statement."""
+        return isinstance(other, BulkInsert) and other.sql == self.sql
+
+    @classmethod
+    def run_joined(cls, operations: Sequence[Any], conn: sqlite3.Connection) -> list[Any]:
+        """Insert the rows of all ``operations`` with one ``executemany``."""
+        first: BulkInsert = operations[0]
+        rows = [row for insert in operations for row in insert.rows]
+        BulkInsert(first.sql, rows, first.then)(conn)
+        return [None] * len(operations)
 
 
 @dataclass(slots=True)
@@ -233,12 +274,12 @@ class ConnectionThread:
                 results = [_in_savepoint(r.operation, conn) for r in requests]
             else:
                 results = []
-                for group in _merged(requests):
-                    result = _attempt(group.operation, conn)
-                    if isinstance(result, BaseException):
+                for group in _grouped(requests):
+                    answers = _attempt(group, conn)
+                    if isinstance(answers, BaseException):
                         conn.execute("ROLLBACK")
-                        return [result] if len(requests) == 1 else None
-                    results.extend([result] * group.count)
+                        return [answers] if len(requests) == 1 else None
+                    results.extend(answers)
             self._retry_busy(lambda: conn.execute("COMMIT"))
         except BaseException:
             if conn.in_transaction:
@@ -270,35 +311,28 @@ def retry_while_busy(statement: Callable[[], T], timeout: float, what: str) -> T
 
 @dataclass(frozen=True, slots=True)
 class _Group:
-    """One operation, or several neighbouring ``BulkInsert`` merged into one."""
+    """One operation, or neighbouring :class:`Joinable` ones run together."""
 
-    operation: Operation[Any]
-    count: int
+    operations: list[Operation[Any]]
+
+    def __call__(self, conn: sqlite3.Connection) -> list[Any]:
+        """Run the group; return one answer per operation."""
+        first = self.operations[0]
+        if len(self.operations) == 1:
+            return [first(conn)]
+        assert isinstance(first, Joinable)
+        return type(first).run_joined(self.operations, conn)
 
 
-def _merged(requests: Sequence[_Work]) -> list[_Group]:
+def _grouped(requests: Sequence[_Work]) -> list[_Group]:
     groups: list[_Group] = []
-    run: list[BulkInsert] = []
-
-    def close_run() -> None:
-        if len(run) == 1:
-            groups.append(_Group(run[0], 1))
-        elif run:
-            rows = [row for insert in run for row in insert.rows]
-            groups.append(_Group(BulkInsert(run[0].sql, rows, run[0].then), len(run)))
-        run.clear()
-
     for request in requests:
         operation = request.operation
-        if isinstance(operation, BulkInsert) and (not run or run[0].sql == operation.sql):
-            run.append(operation)
-            continue
-        close_run()
-        if isinstance(operation, BulkInsert):
-            run.append(operation)
+        last = groups[-1].operations[-1] if groups else None
+        if isinstance(last, Joinable) and isinstance(operation, Joinable) and last.joins(operation):
+            groups[-1].operations.append(operation)
         else:
-            groups.append(_Group(operation, 1))
-    close_run()
+            groups.append(_Group([operation]))
     return groups
 
 

@@ -1,5 +1,7 @@
 """The SQL of every SQLite store transition, one named statement each."""
 
+from functools import lru_cache
+
 COLUMNS = (
     "id, queue, name, payload, status, priority, max_retries, retry_delay, timeout, backoff,"
     " created_at, run_at, scheduled_at, attempts, started_at, completed_at, worker_id,"
@@ -93,23 +95,43 @@ WHERE id IN (SELECT value FROM json_each(:ids))
 RETURNING id, cancel_requested
 """
 
-# One statement settles every kind of outcome; the WHERE clause is the ownership check.
-# Numbered parameters, bound from a tuple (the store's ``_outcome_params``): a dict of
-# named ones took a quarter longer to bind, once per job. ?1 id, ?2 worker, ?3 attempt,
-# ?4 status, ?5 postponed, ?6 now, ?7 delay, ?8 result, ?9 error, ?10 traceback.
-SETTLE = """
+# One statement settles every kind of outcome of up to SETTLE_MAX jobs, the ten values
+# of each a row of `o`; the WHERE clause is the ownership check. In batches of 10 it took
+# 20 us a job, where one single-row UPDATE a job took 28 us. It tells how many applied
+# by its row count: RETURNING's rows come back one step (and one handover of the GIL)
+# each, which cost more than the joining saved. It begins with UPDATE, not WITH: the
+# sqlite3 module of Python 3.11 counts rows only for statements that begin so.
+SETTLE_COLUMNS = "id, worker, attempt, status, postponed, now, delay, result, error, traceback"
+SETTLE_MAX = 64
+_SETTLE_NAMES = ", ".join(
+    f"column{i} AS {name}" for i, name in enumerate(SETTLE_COLUMNS.split(", "), 1)
+)
+
+
+@lru_cache(maxsize=8)
+def settle_many(count: int) -> str:
+    """Return the statement that settles ``count`` outcomes (its row count: how many applied)."""
+    rows = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * count)
+    return f"""
 UPDATE conveyor_jobs
-SET status = ?4,
+SET status = o.status,
     worker_id = NULL, lease_expires_at = NULL, cancel_requested = 0,
-    attempts = attempts - (?4 = 'pending' OR ?5),
-    run_at = CASE WHEN ?4 IN ('scheduled', 'pending') THEN ?6 + ?7 ELSE run_at END,
-    completed_at = CASE WHEN ?4 IN ('completed', 'failed', 'cancelled') THEN ?6
-                        ELSE completed_at END,
-    result = CASE WHEN ?4 = 'pending' OR ?5 THEN result ELSE ?8 END,
-    error = CASE WHEN ?4 = 'pending' OR ?5 THEN error ELSE ?9 END,
-    traceback = CASE WHEN ?4 = 'pending' OR ?5 THEN traceback ELSE ?10 END
-WHERE id = ?1 AND status = 'processing' AND worker_id = ?2 AND attempts = ?3
+    attempts = conveyor_jobs.attempts - (o.status = 'pending' OR o.postponed),
+    run_at = CASE WHEN o.status IN ('scheduled', 'pending') THEN o.now + o.delay
+                  ELSE conveyor_jobs.run_at END,
+    completed_at = CASE WHEN o.status IN ('completed', 'failed', 'cancelled') THEN o.now
+                        ELSE conveyor_jobs.completed_at END,
+    result = CASE WHEN o.status = 'pending' OR o.postponed THEN conveyor_jobs.result
+                  ELSE o.result END,
+    error = CASE WHEN o.status = 'pending' OR o.postponed THEN conveyor_jobs.error
+                 ELSE o.error END,
+    traceback = CASE WHEN o.status = 'pending' OR o.postponed THEN conveyor_jobs.traceback
+                     ELSE o.traceback END
+FROM (SELECT {_SETTLE_NAMES} FROM (VALUES {rows})) AS o
+WHERE conveyor_jobs.id = o.id AND conveyor_jobs.status = 'processing'
+  AND conveyor_jobs.worker_id = o.worker AND conveyor_jobs.attempts = o.attempt
 """
+
 
 # A lease that ran out counts as a failed attempt: retry at once, or fail if out of tries.
 # A job whose cancel was asked for while its worker was lost ends cancelled.
