@@ -2,15 +2,17 @@
 
     .venv/bin/python bench/bare_loop.py                 # 20,000 x 10 ms at concurrency 200
     .venv/bin/python bench/bare_loop.py --n 20000 --concurrency 200 --job-ms 10
+    .venv/bin/python bench/bare_loop.py --loop uvloop     # needs: pip install uvloop
 
 ``workload_bench.py --only bare`` runs it in a process of its own and prints its figure
 beside conveyor's. Each job is a task of its own, as a job queue's worker runs it (arq,
 SAQ, taskiq and conveyor all do): at most ``--concurrency`` at once, a new one started
 as each ends, each awaiting ``asyncio.sleep(job_ms / 1000)``. No store, no claims, no
-settles: what it reaches is the most any asyncio worker could reach on this machine.
+settles: what it reaches is the most a worker on that event loop could reach here.
 Prints one JSON object: ``rate`` (N / (last end - first start), jobs/s), ``of_ideal``
 (% of concurrency / job time) and the median and 99th percentile of a job's own
 duration (``p50_ms``, ``p99_ms``: how late the loop wakes a sleep of ``job_ms``).
+``--loop uvloop`` runs the same on uvloop's event loop instead of the standard one.
 """
 
 from __future__ import annotations
@@ -56,8 +58,15 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=20_000, help="jobs (default 20,000)")
     ap.add_argument("--concurrency", type=int, default=200, help="tasks at once (default 200)")
     ap.add_argument("--job-ms", type=float, default=10.0, help="each job's sleep (default 10)")
+    ap.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio",
+                    help="the event loop (default: the standard library's)")  # fmt: skip
     a = ap.parse_args()
-    print(json.dumps(asyncio.run(drain(a.n, a.concurrency, a.job_ms / 1000))))
+    run = asyncio.run
+    if a.loop == "uvloop":
+        import uvloop  # an optional extra of the benchmark only
+
+        run = uvloop.run
+    print(json.dumps(run(drain(a.n, a.concurrency, a.job_ms / 1000))))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,8 @@ jobs/s); target: the rate >= 90 % of it.
 
 ``bare``: the same jobs with no job queue: ``bare_loop.py`` in a process of its own
 runs ``--n`` sleeps of ``--job-ms``, a task each, ``--concurrency`` at once, a new one
-as each ends. The most any asyncio worker could reach here, in the same run.
+as each ends. The most a worker on the standard event loop could reach here, in the
+same run.
 
 ``mixed``: ``--mixed-processes`` (2) worker processes with ``--mixed-concurrency`` (20)
 each serve a fresh store. Once both log that they serve, one producer process (this
