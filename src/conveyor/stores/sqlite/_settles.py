@@ -20,7 +20,6 @@ from ._connection import Joinable
 
 SettleRow = tuple[object, ...]
 """One outcome's values, in the order of :data:`~.queries.SETTLE_COLUMNS`."""
-_WIDTH = q.SETTLE_COLUMNS.count(",") + 1
 
 
 def settle_row(outcome: Outcome, now: float) -> SettleRow:
@@ -74,7 +73,7 @@ def apply(conn: sqlite3.Connection, rows: Sequence[SettleRow]) -> list[bool]:
     def send() -> None:
         width = 1 << (len(chunk) - 1).bit_length()
         values = [value for row in chunk for value in row]
-        values += [None] * (_WIDTH * (width - len(chunk)))
+        values += [None] * (q.SETTLE_WIDTH * (width - len(chunk)))
         conn.execute("SAVEPOINT conveyor_settles")
         if conn.execute(q.settle_many(width), values).rowcount == len(chunk):
             answers.extend([True] * len(chunk))

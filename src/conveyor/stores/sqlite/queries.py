@@ -19,9 +19,13 @@ NEW_COLUMNS = (
 TAG_COLUMNS = "headers, unique_key, unique_until"
 
 
+def _marks(columns: str) -> str:
+    """Return one ``?`` for each of ``columns`` (a comma list), as a row of values."""
+    return "(" + ", ".join("?" * (columns.count(",") + 1)) + ")"
+
+
 def _insert(columns: str) -> str:
-    marks = ", ".join("?" * (columns.count(",") + 1))
-    return f"INSERT INTO conveyor_jobs ({columns}) VALUES ({marks})"
+    return f"INSERT INTO conveyor_jobs ({columns}) VALUES {_marks(columns)}"
 
 
 INSERT_NEW = _insert(NEW_COLUMNS)
@@ -102,6 +106,7 @@ RETURNING id, cancel_requested
 # GIL) each, which cost more than the joining saved. It begins with UPDATE, not WITH: the
 # sqlite3 module of Python 3.11 counts rows only for statements that begin so.
 SETTLE_COLUMNS = "id, worker, attempt, status, postponed, now, delay, result, error, traceback"
+SETTLE_WIDTH = SETTLE_COLUMNS.count(",") + 1
 SETTLE_MAX = 64
 _SETTLE_NAMES = ", ".join(
     f"column{i} AS {name}" for i, name in enumerate(SETTLE_COLUMNS.split(", "), 1)
@@ -111,7 +116,7 @@ _SETTLE_NAMES = ", ".join(
 @lru_cache(maxsize=8)
 def settle_many(count: int) -> str:
     """Return the statement that settles ``count`` outcomes (its row count: how many applied)."""
-    rows = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * count)
+    rows = ", ".join([_marks(SETTLE_COLUMNS)] * count)
     return f"""
 UPDATE conveyor_jobs
 SET status = o.status,
