@@ -6,7 +6,9 @@
 Every job is a no-op whose first act is ``time.time()``; it appends one line
 ``<tag> <start time>`` to the file ``BENCH_SINK`` names (one ``O_APPEND`` write per
 line, atomic across processes), which is how ``store_bench.py`` learns when each job
-started. ``BENCH_SINK`` unset: the job records nothing (RSS / idle measurements).
+started. ``BENCH_SINK`` unset: the job records nothing (RSS / idle measurements). The worker's
+per-job INFO lines are off unless ``BENCH_JOB_LOGS=1`` (``store_bench.py --only
+drain-logs``).
 
 ``nap`` (``workload_bench.py``) stands for a job that waits on I/O: it awaits
 ``asyncio.sleep(payload["s"])``, then appends ``<tag> <start time> <end time>``: the
@@ -24,8 +26,10 @@ import time
 from conveyor import create_queue
 
 # Thousands of jobs a second: a log line each would be what the benchmark measures.
-logging.getLogger("conveyor.worker").setLevel(logging.WARNING)
-logging.getLogger("conveyor.queue").setLevel(logging.WARNING)
+# BENCH_JOB_LOGS=1 keeps them, as `conveyor worker` writes them by default (drain-logs).
+if not os.environ.get("BENCH_JOB_LOGS"):
+    logging.getLogger("conveyor.worker").setLevel(logging.WARNING)
+    logging.getLogger("conveyor.queue").setLevel(logging.WARNING)
 
 queue = create_queue(
     workers=10,

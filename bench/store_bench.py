@@ -85,6 +85,9 @@ FIGURES: dict[str, Figure] = {
     "drain_wall": Figure("drain", "drain incl. start(): N / (last start - start())", "jobs/s"),
     "drain_proc": Figure("drain-proc", "drain backlog, worker process, --concurrency 10", "jobs/s"),
     "drain_proc_first_s": Figure("drain-proc", "worker process spawn -> first job", "s"),
+    "drain_logs": Figure(
+        "drain-logs", "drain, worker process logging its INFO job lines (the default)", "jobs/s"
+    ),
     "lat_p50": Figure("latency", "enqueue->start p50, in-process", "ms", ("<=", 1.0)),
     "lat_p99": Figure("latency", "enqueue->start p99, in-process", "ms", ("<=", 10.0)),
     "lat_call_p50": Figure("latency", "enqueue call duration p50, in-process", "ms"),
@@ -158,12 +161,13 @@ MEASURES = [
     "sync",
     "drain",
     "drain-proc",
+    "drain-logs",
     "latency",
     "latency-proc",
     "rss",
     "idle",
 ]
-CROSS_PROCESS = {"drain-proc", "latency-proc", "rss", "idle"}
+CROSS_PROCESS = {"drain-proc", "drain-logs", "latency-proc", "rss", "idle"}
 
 
 def pct(values: list[float], p: float) -> float:
@@ -664,26 +668,38 @@ class Bench:
         }
 
     async def m_drain_proc(self) -> dict[str, float]:
-        url, n = self.stores.fresh("drain-proc"), self.a.n
+        times, spawned = await self.drain_in_process_of_its_own("drain-proc")
+        return {
+            "drain_proc": (len(times) - 1) / (max(times) - min(times)),
+            "drain_proc_first_s": min(times) - spawned,
+        }
+
+    async def m_drain_logs(self) -> dict[str, float]:
+        """drain-proc with the worker's two INFO lines a job, as `conveyor worker` logs."""
+        times, _ = await self.drain_in_process_of_its_own("drain-logs", BENCH_JOB_LOGS="1")
+        return {"drain_logs": (len(times) - 1) / (max(times) - min(times))}
+
+    async def drain_in_process_of_its_own(
+        self, measure: str, **env: str
+    ) -> tuple[list[float], float]:
+        """Drain a backlog with a worker process; each job's start time, and the spawn time."""
+        url, n = self.stores.fresh(measure), self.a.n
         queue = new_queue(url, self.a.workers)
         async with queue:
             await fill(queue, n, self.a.batch)
         sink = Sink(Path(tempfile.mkstemp(".sink", dir=self.root)[1]))
-        worker = WorkerProcess(url, queue.name, self.a.workers, sink.path, self._log("drain"))
+        log = self._log(measure)
+        worker = WorkerProcess(url, queue.name, self.a.workers, sink.path, log, **env)
         try:
-            await wait_until(lambda: sink.poll() >= n, self.a.timeout, "drain-proc")
+            await wait_until(lambda: sink.poll() >= n, self.a.timeout, measure)
             await asyncio.sleep(0.2)
             sink.poll()
         finally:
             worker.stop()
             self.stores.drop(url)
         if sink.dups or len(sink.seen) != n:
-            raise RuntimeError(f"drain-proc: {len(sink.seen)} of {n} ran, {sink.dups} dups")
-        times = list(sink.seen.values())
-        return {
-            "drain_proc": (n - 1) / (max(times) - min(times)),
-            "drain_proc_first_s": min(times) - worker.spawned,
-        }
+            raise RuntimeError(f"{measure}: {len(sink.seen)} of {n} ran, {sink.dups} dups")
+        return list(sink.seen.values()), worker.spawned
 
     # -- latency ----------------------------------------------------------------------
 
