@@ -668,7 +668,7 @@ class Bench:
         }
 
     async def m_drain_proc(self) -> dict[str, float]:
-        times, spawned = await self.drain_in_process_of_its_own("drain-proc")
+        times, spawned = await self.drain_by_worker_process("drain-proc")
         return {
             "drain_proc": (len(times) - 1) / (max(times) - min(times)),
             "drain_proc_first_s": min(times) - spawned,
@@ -676,12 +676,10 @@ class Bench:
 
     async def m_drain_logs(self) -> dict[str, float]:
         """drain-proc with the worker's two INFO lines a job, as `conveyor worker` logs."""
-        times, _ = await self.drain_in_process_of_its_own("drain-logs", BENCH_JOB_LOGS="1")
+        times, _ = await self.drain_by_worker_process("drain-logs", BENCH_JOB_LOGS="1")
         return {"drain_logs": (len(times) - 1) / (max(times) - min(times))}
 
-    async def drain_in_process_of_its_own(
-        self, measure: str, **env: str
-    ) -> tuple[list[float], float]:
+    async def drain_by_worker_process(self, measure: str, **env: str) -> tuple[list[float], float]:
         """Drain a backlog with a worker process; each job's start time, and the spawn time."""
         url, n = self.stores.fresh(measure), self.a.n
         queue = new_queue(url, self.a.workers)
