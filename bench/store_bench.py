@@ -170,6 +170,11 @@ MEASURES = [
 CROSS_PROCESS = {"drain-proc", "drain-logs", "latency-proc", "rss", "idle"}
 
 
+def drain_rate(starts: list[float]) -> float:
+    """Jobs/s of a drain, as the peers harness counts it: (N - 1) / (last - first start)."""
+    return (len(starts) - 1) / (max(starts) - min(starts))
+
+
 def pct(values: list[float], p: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
@@ -663,21 +668,21 @@ class Bench:
         if len(tags) != n or len(starts) != n or stats.completed != n:
             raise RuntimeError(f"drain: {len(starts)} starts, {len(tags)} tags, {stats}")
         return {
-            "drain": (n - 1) / (max(starts) - min(starts)),
+            "drain": drain_rate(starts),
             "drain_wall": n / (max(starts) - t_start),
         }
 
     async def m_drain_proc(self) -> dict[str, float]:
         times, spawned = await self.drain_by_worker_process("drain-proc")
         return {
-            "drain_proc": (len(times) - 1) / (max(times) - min(times)),
+            "drain_proc": drain_rate(times),
             "drain_proc_first_s": min(times) - spawned,
         }
 
     async def m_drain_logs(self) -> dict[str, float]:
         """drain-proc with the worker's two INFO lines a job, as `conveyor worker` logs."""
         times, _ = await self.drain_by_worker_process("drain-logs", BENCH_JOB_LOGS="1")
-        return {"drain_logs": (len(times) - 1) / (max(times) - min(times))}
+        return {"drain_logs": drain_rate(times)}
 
     async def drain_by_worker_process(self, measure: str, **env: str) -> tuple[list[float], float]:
         """Drain a backlog with a worker process; each job's start time, and the spawn time."""
